@@ -1,0 +1,38 @@
+"""Learned weighted sum (WS) of an encoder's hidden states.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import torch
+from torch import nn
+
+
+class WeightedSum(nn.Module):
+    """Softmax-weighted sum of ``L + 1`` stacked hidden states (the CNN
+    projection output and every transformer layer), uniform at init.
+
+    Arguments
+    ---------
+    num_states : int
+        ``L + 1`` for an encoder with ``L`` transformer layers.
+
+    Example
+    -------
+    >>> ws = WeightedSum(3)
+    >>> states = torch.randn(3, 2, 5, 8)
+    >>> torch.allclose(ws(states), states.mean(dim=0), atol=1e-6)
+    True
+    """
+
+    def __init__(self, num_states):
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(num_states))
+
+    def weights(self):
+        """The current layer weights (they sum to one)."""
+        return torch.softmax(self.logits, dim=0)
+
+    def forward(self, hidden_states):
+        """Combine ``hidden_states`` shaped ``[L + 1, batch, time, dim]``."""
+        return torch.einsum("l,lbtd->btd", self.weights(), hidden_states)

@@ -1,0 +1,330 @@
+"""The adaptors inside real (tiny) WavLM, HuBERT and wav2vec2 encoders:
+identity at init, gradients reach every adaptor and nothing else, LoRA merge,
+closed-form parameter counts, adaptor-only checkpoints and padding.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import pytest
+import torch
+from peft import LoraConfig
+from transformers import AutoModel, WavLMConfig, WavLMModel
+
+from speechbrain_peft.adapters import (
+    WeightedSum,
+    apply_peft_config,
+    inject_bottleneck,
+    inject_gating,
+    inject_lora,
+    merge_lora,
+)
+from speechbrain_peft.checkpoints import (
+    CheckpointMismatchError,
+    load_trainable,
+)
+from speechbrain_peft.encoder import (
+    PEFTEncoder,
+    normalize_valid,
+    valid_sample_mask,
+)
+from speechbrain_peft.heads import EmotionHead, masked_mean
+
+CONFIGS = [
+    ["lora"],
+    ["bottleneck"],
+    ["weighted_sum"],
+    ["gating"],
+    ["lora", "bottleneck", "weighted_sum", "gating"],
+]
+
+
+def hidden_states(encoder, wav, lens):
+    """All hidden states of the wrapped HF model, in eval mode."""
+    mask = valid_sample_mask(wav, lens)
+    if encoder.normalize_wav:
+        wav = normalize_valid(wav, mask)
+    with torch.no_grad():
+        out = encoder.ssl.model(
+            wav, attention_mask=mask.long(), output_hidden_states=True
+        )
+    return torch.stack(out.hidden_states), out.last_hidden_state
+
+
+def train_steps(encoder, wav, lens, steps=2):
+    """A few Adam steps of encoder + head on a cross-entropy loss."""
+    torch.manual_seed(0)
+    head = EmotionHead(encoder.output_size, 3, hidden_size=16)
+    params = [p for p in encoder.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params + list(head.parameters()), lr=1e-2)
+    labels = torch.tensor([0, 2])
+    encoder.train()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        logits = head(*encoder(wav, lens))
+        torch.nn.functional.cross_entropy(logits, labels).backward()
+        optimizer.step()
+    encoder.eval()
+    return head
+
+
+@pytest.mark.parametrize("adapters", CONFIGS, ids="+".join)
+def test_identity_at_init_then_only_adaptors_train(
+    tiny_encoders, encoder_kind, adapters, wav_batch
+):
+    source = str(tiny_encoders[encoder_kind])
+    frozen = PEFTEncoder(source).eval()
+    adapted = PEFTEncoder(source, adapters=adapters).eval()
+    wav, lens = wav_batch
+
+    ref_states, ref_last = hidden_states(frozen, wav, lens)
+    states, last = hidden_states(adapted, wav, lens)
+    torch.testing.assert_close(states, ref_states, atol=1e-5, rtol=0)
+    torch.testing.assert_close(last, ref_last, atol=1e-5, rtol=0)
+    if "weighted_sum" in adapters:
+        # Uniform weights at init: the plain mean of all hidden states.
+        feats, _ = adapted(wav, lens)
+        torch.testing.assert_close(
+            feats, ref_states.mean(dim=0), atol=1e-5, rtol=0
+        )
+
+    base_names = set(dict(frozen.named_parameters()))
+    for name, param in adapted.named_parameters():
+        if name in base_names:
+            assert not param.requires_grad, name
+    trainable = {
+        n: p.detach().clone()
+        for n, p in adapted.named_parameters()
+        if p.requires_grad
+    }
+    assert trainable and not set(trainable) & base_names
+    frozen_before = {
+        n: p.detach().clone()
+        for n, p in adapted.named_parameters()
+        if not p.requires_grad
+    }
+
+    # Two steps: zero-initialised LoRA B and bottleneck W_up block the
+    # gradient of A and W_down until they have moved once.
+    train_steps(adapted, wav, lens, steps=2)
+    for name, before in trainable.items():
+        after = dict(adapted.named_parameters())[name]
+        assert not torch.equal(before, after), f"{name} did not train"
+    for name, before in frozen_before.items():
+        after = dict(adapted.named_parameters())[name]
+        assert torch.equal(before, after), f"frozen {name} changed"
+
+    states, last = hidden_states(adapted, wav, lens)
+    if adapters != ["weighted_sum"]:
+        assert (states - ref_states).abs().max() > 1e-4
+
+
+def test_lora_acts_on_wavlm_attention(tiny_encoders, wav_batch):
+    """Pitfall 2: WavLM reads q_proj.weight directly; our LoRA must act."""
+    wav, lens = wav_batch
+    source = str(tiny_encoders["wavlm"])
+    enc = PEFTEncoder(source, adapters=["lora"]).eval()
+    _, before = hidden_states(enc, wav, lens)
+    train_steps(enc, wav, lens, steps=3)
+    _, after = hidden_states(enc, wav, lens)
+    assert (after - before).abs().max() > 1e-3
+    q_proj = enc.ssl.model.encoder.layers[0].attention.q_proj
+    assert q_proj.lora_B.weight.abs().sum() > 0
+    torch.testing.assert_close(
+        q_proj.weight, q_proj.base_layer.weight + q_proj.delta_weight()
+    )
+
+
+def test_peft_lora_on_wavlm_attention_is_refused(tiny_encoders):
+    model = AutoModel.from_pretrained(tiny_encoders["wavlm"])
+    config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"])
+    with pytest.raises(ValueError, match="WavLM attention reads"):
+        apply_peft_config(model, config)
+
+
+@pytest.mark.parametrize("kind", ["wavlm", "wav2vec2"])
+def test_peft_ia3_bridge_trains_feed_forward(tiny_encoders, kind, wav_batch):
+    config = {
+        "peft_type": "IA3",
+        "target_modules": ["feed_forward.output_dense"],
+        "feedforward_modules": ["feed_forward.output_dense"],
+    }
+    source = str(tiny_encoders[kind])
+    frozen = PEFTEncoder(source).eval()
+    enc = PEFTEncoder(source, peft_config=config).eval()
+    wav, lens = wav_batch
+    torch.testing.assert_close(
+        hidden_states(enc, wav, lens)[0], hidden_states(frozen, wav, lens)[0]
+    )
+    names = [n for n, p in enc.named_parameters() if p.requires_grad]
+    assert names and all("ia3" in n for n in names)
+    before = {n: p.detach().clone() for n, p in enc.named_parameters()}
+    train_steps(enc, wav, lens, steps=1)
+    for name, param in enc.named_parameters():
+        assert torch.equal(before[name], param) != (name in names), name
+
+
+def test_peft_lora_on_wav2vec2_attention_works(tiny_encoders, wav_batch):
+    source = str(tiny_encoders["wav2vec2"])
+    enc = PEFTEncoder(
+        source, peft_config=LoraConfig(r=2, target_modules=["q_proj"])
+    )
+    wav, lens = wav_batch
+    _, before = hidden_states(enc, wav, lens)
+    train_steps(enc, wav, lens, steps=3)
+    _, after = hidden_states(enc, wav, lens)
+    assert (after - before).abs().max() > 1e-4
+
+
+def test_lora_merge_matches_and_restores_base_names(
+    tiny_encoders, encoder_kind, wav_batch
+):
+    wav, lens = wav_batch
+    enc = PEFTEncoder(str(tiny_encoders[encoder_kind]), adapters=["lora"])
+    train_steps(enc, wav, lens, steps=3)
+    _, unmerged = hidden_states(enc, wav, lens)
+    assert merge_lora(enc.ssl.model) == 3 * 2  # q, k, v in 2 layers
+    _, merged = hidden_states(enc, wav, lens)
+    torch.testing.assert_close(merged, unmerged, atol=1e-5, rtol=0)
+    plain = AutoModel.from_pretrained(tiny_encoders[encoder_kind])
+    assert list(enc.ssl.model.state_dict()) == list(plain.state_dict())
+
+
+def test_lora_unmerge_restores_base_weight():
+    from speechbrain_peft.adapters import LoRALinear
+
+    base = torch.nn.Linear(6, 4)
+    original = base.weight.detach().clone()
+    lora = LoRALinear(base, rank=2)
+    torch.nn.init.normal_(lora.lora_B.weight)
+    x = torch.randn(3, 6)
+    expected = lora(x)
+    lora.merge()
+    torch.testing.assert_close(lora(x), expected)
+    lora.unmerge()
+    torch.testing.assert_close(base.weight, original)
+    torch.testing.assert_close(lora(x), expected)
+
+
+def _trainable(module):
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def test_parameter_counts_match_closed_form_for_base_size():
+    """768 x 12 (WavLM base config), built on the meta device: no weights."""
+    config = WavLMConfig()
+    assert (config.hidden_size, config.num_hidden_layers) == (768, 12)
+
+    def fresh():
+        with torch.device("meta"):
+            model = WavLMModel(config)
+        return model.requires_grad_(False)
+
+    model = fresh()
+    inject_lora(model, ["q_proj", "k_proj", "v_proj"], rank=8)
+    assert _trainable(model) == 12 * 3 * (768 * 8 * 2) == 442_368
+    model = fresh()
+    inject_bottleneck(model, size=64)
+    assert _trainable(model) == 12 * (768 * 64 + 64 + 64 * 768 + 768)
+    assert _trainable(model) == 1_189_632
+    assert _trainable(WeightedSum(config.num_hidden_layers + 1)) == 13
+    model = fresh()
+    inject_gating(model)
+    assert _trainable(model) == 12 * 768
+
+
+def test_lobe_reports_its_counts(tiny_encoders):
+    enc = PEFTEncoder(
+        str(tiny_encoders["hubert"]),
+        adapters=["lora", "bottleneck", "weighted_sum", "gating"],
+    )
+    d, layers = 32, 2
+    expected = layers * (3 * d * 8 * 2 + (d * 64 + 64 + 64 * d + d) + d) + 3
+    counts = enc.parameter_counts()
+    assert counts["trainable"] == expected
+    assert counts["total"] == sum(p.numel() for p in enc.parameters())
+
+
+def test_adaptor_checkpoint_round_trip(tiny_encoders, wav_batch, tmp_path):
+    wav, lens = wav_batch
+    source = str(tiny_encoders["wavlm"])
+    adapters = ["lora", "bottleneck", "weighted_sum", "gating"]
+    trained = PEFTEncoder(source, adapters=adapters)
+    train_steps(trained, wav, lens, steps=2)
+    path = tmp_path / "adapters.safetensors"
+    trained._save(path)
+
+    from safetensors.torch import load_file
+
+    stored = load_file(path)
+    trainable = {n for n, p in trained.named_parameters() if p.requires_grad}
+    assert set(stored) == trainable
+    payload = sum(t.numel() * t.element_size() for t in stored.values())
+    assert payload == 4 * trained.parameter_counts()["trainable"]
+    assert path.stat().st_size < payload + 64 * 1024  # header only
+
+    torch.manual_seed(123)  # a different random LoRA A before loading
+    fresh = PEFTEncoder(source, adapters=adapters).eval()
+    fresh._load(path)
+    trained.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(wav, lens), trained(wav, lens))
+
+    other = PEFTEncoder(source, adapters=["lora"], lora_rank=4)
+    with pytest.raises(CheckpointMismatchError, match="lora_rank"):
+        other._load(path)
+    pickled = tmp_path / "pickled.ckpt"
+    torch.save({"x": torch.zeros(1)}, pickled)
+    with pytest.raises(CheckpointMismatchError, match="pickled"):
+        load_trainable(other, pickled)
+
+
+def test_masked_mean_ignores_padding():
+    torch.manual_seed(0)
+    utt = torch.randn(1, 7, 5)
+    padded = torch.cat([utt, 1e3 * torch.randn(1, 4, 5)], dim=1)
+    torch.testing.assert_close(
+        masked_mean(padded, torch.tensor([7 / 11])),
+        masked_mean(utt, torch.tensor([1.0])),
+    )
+
+
+@pytest.mark.parametrize("adapters", [[], ["weighted_sum", "lora"]], ids=str)
+def test_padded_batch_pools_like_the_lone_utterance(tiny_encoders, adapters):
+    """Padding must not leak through normalisation, attention or pooling."""
+    enc = PEFTEncoder(str(tiny_encoders["wavlm"]), adapters=adapters).eval()
+    head = EmotionHead(enc.output_size, 3).eval()
+    torch.manual_seed(0)
+    short = torch.randn(1, 6400)
+    batch = torch.zeros(2, 16000)
+    batch[0] = torch.randn(16000)
+    batch[1, :6400] = short
+    with torch.no_grad():
+        alone = head(*enc(short, torch.ones(1)))
+        together = head(*enc(batch, torch.tensor([1.0, 0.4])))
+    torch.testing.assert_close(together[1:], alone, atol=1e-4, rtol=1e-4)
+
+
+def test_layerdrop_is_off_by_default(tiny_encoders, wav_batch):
+    """Pitfall 3: hub configs enable LayerDrop, which breaks a weighted sum."""
+    source = str(tiny_encoders["wav2vec2"])
+    wav, lens = wav_batch
+    # Gating makes the encoder train, so its dropout layers are active.
+    adapters = ["weighted_sum", "gating"]
+    enc = PEFTEncoder(source, adapters=adapters).train()
+    assert enc.ssl.model.config.layerdrop == 0.0
+    for _ in range(20):
+        enc(wav, lens)
+    risky = PEFTEncoder(source, adapters=adapters, layerdrop=0.9)
+    risky.train()
+    with pytest.raises(ValueError, match="LayerDrop"):
+        for _ in range(20):
+            risky(wav, lens)
+
+
+def test_clear_errors(tiny_encoders):
+    source = str(tiny_encoders["wavlm"])
+    with pytest.raises(ValueError, match="Unknown adaptor.*'prefix'"):
+        PEFTEncoder(source, adapters=["prefix"])
+    with pytest.raises(ValueError, match="Available names: .*q_proj"):
+        PEFTEncoder(source, adapters=["lora"], lora_targets=["query"])
