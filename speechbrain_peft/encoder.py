@@ -25,6 +25,7 @@ Authors
 """
 
 import contextlib
+import json
 import logging
 
 import torch
@@ -183,6 +184,11 @@ class PEFTEncoder(nn.Module):
         layerdrop=0.0,
     ):
         super().__init__()
+        if isinstance(adapters, str):
+            raise TypeError(
+                f"`adapters` must be a list, e.g. [{adapters}], not "
+                f"{adapters!r}"
+            )
         adapters = list(adapters or [])
         unknown = [a for a in adapters if a not in ADAPTER_NAMES]
         if unknown:
@@ -192,6 +198,25 @@ class PEFTEncoder(nn.Module):
             )
         self.source = str(source)
         self.adapters = adapters
+        # Everything needed to rebuild this lobe (inference, stage two).
+        self.init_kwargs = {
+            "source": self.source,
+            "adapters": adapters,
+            "lora_rank": lora_rank,
+            "lora_alpha": lora_alpha,
+            "lora_dropout": lora_dropout,
+            "lora_targets": list(lora_targets),
+            "bottleneck_size": bottleneck_size,
+            "bottleneck_activation": bottleneck_activation,
+            "gating_init": gating_init,
+            "adapter_layers": (
+                None if adapter_layers is None else list(adapter_layers)
+            ),
+            "peft_config": _peft_summary(peft_config),
+            "full_finetune": bool(full_finetune),
+            "freeze_feature_extractor": bool(freeze_feature_extractor),
+            "layerdrop": layerdrop,
+        }
         self.config_summary = {
             "source": self.source,
             "adapters": adapters,
@@ -202,10 +227,8 @@ class PEFTEncoder(nn.Module):
                 bottleneck_size if "bottleneck" in adapters else None
             ),
             "gating_init": gating_init if "gating" in adapters else None,
-            "adapter_layers": (
-                None if adapter_layers is None else list(adapter_layers)
-            ),
-            "peft_config": _peft_summary(peft_config),
+            "adapter_layers": self.init_kwargs["adapter_layers"],
+            "peft_config": self.init_kwargs["peft_config"],
             "full_finetune": bool(full_finetune),
         }
 
@@ -372,4 +395,5 @@ def _peft_summary(peft_config):
         return None
     if isinstance(peft_config, dict):
         return dict(peft_config)
-    return peft_config.to_dict()
+    # JSON-friendly (peft stores target sets).
+    return json.loads(json.dumps(peft_config.to_dict(), default=sorted))

@@ -1,0 +1,473 @@
+"""Speech emotion recognition metrics and a SpeechBrain-style accumulator.
+
+Categorical: weighted accuracy (WA, plain accuracy), unweighted accuracy
+(UA, balanced accuracy), macro-F1 and the confusion matrix. Dimensional: the
+concordance correlation coefficient (CCC). The functions follow
+scikit-learn's definitions exactly (``accuracy_score``,
+``balanced_accuracy_score``, ``f1_score(average="macro", zero_division=0)``,
+``confusion_matrix``) but only need numpy; labels are integer class indices.
+Inputs may be lists, numpy arrays or torch tensors.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import numpy as np
+import torch
+
+TASKS = ("categorical", "dimensional")
+
+
+def _to_numpy(values):
+    """A numpy array from a list, numpy array or (possibly CUDA) tensor."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def _as_labels(values, name):
+    """A 1-D int64 array of non-negative class indices."""
+    array = _to_numpy(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if array.dtype.kind == "f":
+        if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+            raise ValueError(f"{name} must be integer class indices")
+    elif array.dtype.kind not in "iub":
+        raise ValueError(f"{name} must be integer class indices")
+    array = array.astype(np.int64)
+    if np.any(array < 0):
+        raise ValueError(f"{name} must be non-negative class indices")
+    return array
+
+
+def _check_pair(targets, predictions, n_classes):
+    """Validated label arrays and the number of classes to count."""
+    targets = _as_labels(targets, "targets")
+    predictions = _as_labels(predictions, "predictions")
+    if targets.shape != predictions.shape:
+        raise ValueError(
+            f"targets and predictions differ in length: {targets.shape[0]} "
+            f"vs {predictions.shape[0]}"
+        )
+    if targets.size == 0:
+        raise ValueError("no labels given")
+    largest = int(max(targets.max(), predictions.max()))
+    if n_classes is None:
+        n_classes = largest + 1
+    elif largest >= n_classes:
+        raise ValueError(
+            f"label {largest} outside range(n_classes={n_classes})"
+        )
+    return targets, predictions, n_classes
+
+
+def confusion_matrix(targets, predictions, n_classes):
+    """Counts of (true, predicted) label pairs.
+
+    Arguments
+    ---------
+    targets : array-like
+        True class indices, shape ``[N]``.
+    predictions : array-like
+        Predicted class indices, shape ``[N]``.
+    n_classes : int
+        Number of classes ``C``; labels must lie in ``range(C)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[C, C]`` int64 counts, rows = true class, columns = predicted.
+
+    Example
+    -------
+    >>> confusion_matrix([0, 0, 1, 2], [0, 1, 1, 1], n_classes=3)
+    array([[1, 1, 0],
+           [0, 1, 0],
+           [0, 1, 0]])
+    """
+    targets, predictions, n_classes = _check_pair(
+        targets, predictions, n_classes
+    )
+    counts = np.bincount(
+        targets * n_classes + predictions, minlength=n_classes * n_classes
+    )
+    return counts.reshape(n_classes, n_classes)
+
+
+def weighted_accuracy(targets, predictions):
+    """Weighted accuracy (WA): the fraction of correct predictions.
+
+    Arguments
+    ---------
+    targets : array-like
+        True class indices, shape ``[N]``.
+    predictions : array-like
+        Predicted class indices, shape ``[N]``.
+
+    Returns
+    -------
+    float
+        Accuracy, as ``sklearn.metrics.accuracy_score``.
+
+    Example
+    -------
+    >>> weighted_accuracy([0, 0, 0, 1], [0, 0, 0, 0])
+    0.75
+    """
+    targets, predictions, _ = _check_pair(targets, predictions, None)
+    return float(np.mean(targets == predictions))
+
+
+def unweighted_accuracy(targets, predictions, n_classes=None):
+    """Unweighted accuracy (UA): the mean per-class recall.
+
+    The mean runs over the classes present in ``targets`` (a class never
+    seen in ``targets`` has no recall), exactly as
+    ``sklearn.metrics.balanced_accuracy_score``.
+
+    Arguments
+    ---------
+    targets : array-like
+        True class indices, shape ``[N]``.
+    predictions : array-like
+        Predicted class indices, shape ``[N]``.
+    n_classes : int, optional
+        When given, labels outside ``range(n_classes)`` raise ``ValueError``;
+        it does not change which classes are averaged.
+
+    Returns
+    -------
+    float
+        Balanced accuracy.
+
+    Example
+    -------
+    >>> unweighted_accuracy([0, 0, 0, 1], [0, 0, 0, 0])
+    0.5
+    """
+    matrix = confusion_matrix(*_check_pair(targets, predictions, n_classes))
+    support = matrix.sum(axis=1)
+    present = support > 0
+    return float(np.mean(np.diag(matrix)[present] / support[present]))
+
+
+def macro_f1(targets, predictions, n_classes=None):
+    """Macro-averaged F1 with scikit-learn's default label set.
+
+    Per-class F1 is ``2 TP / (2 TP + FP + FN)`` (0 when undefined, i.e.
+    ``zero_division=0``). As in ``sklearn.metrics.f1_score(average="macro")``
+    without ``labels=``, the mean runs over the union of the classes present
+    in ``targets`` and in ``predictions``: a class that appears in neither is
+    ignored, one that is predicted but never true counts as F1 = 0.
+
+    Arguments
+    ---------
+    targets : array-like
+        True class indices, shape ``[N]``.
+    predictions : array-like
+        Predicted class indices, shape ``[N]``.
+    n_classes : int, optional
+        When given, labels outside ``range(n_classes)`` raise ``ValueError``;
+        it does not change which classes are averaged.
+
+    Returns
+    -------
+    float
+        Macro-F1.
+
+    Example
+    -------
+    >>> macro_f1([0, 0, 1, 1], [0, 1, 1, 1])
+    0.7333333333333334
+    >>> macro_f1([0, 0], [0, 0], n_classes=4)  # absent classes 1-3 ignored
+    1.0
+    """
+    matrix = confusion_matrix(*_check_pair(targets, predictions, n_classes))
+    true_pos = np.diag(matrix).astype(np.float64)
+    errors = matrix.sum(axis=0) + matrix.sum(axis=1) - 2 * true_pos
+    present = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
+    f1 = 2 * true_pos[present] / (2 * true_pos[present] + errors[present])
+    return float(np.mean(f1))
+
+
+def ccc(predictions, targets):
+    """Concordance correlation coefficient (Lin, 1989).
+
+    ``2 cov(p, t) / (var(p) + var(t) + (mean(p) - mean(t))^2)`` with
+    population (biased, ``ddof=0``) moments, computed in float64. Entries
+    whose target is NaN are left out (per dimension for 2-D inputs). The
+    result is NaN when no entry is left or the denominator is 0 (both series
+    constant and equal).
+
+    Arguments
+    ---------
+    predictions : array-like
+        ``[N]`` or ``[N, D]`` predicted values.
+    targets : array-like
+        Same shape as ``predictions``; may contain NaN for missing values.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A float for 1-D inputs, a ``[D]`` array for 2-D inputs.
+
+    Example
+    -------
+    >>> ccc([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    1.0
+    >>> ccc([1.0, 2.0, 3.0], [3.0, 2.0, 1.0])
+    -1.0
+    >>> ccc([[0.0, 1.0], [2.0, 2.0]], [[0.0, float("nan")], [2.0, 5.0]])
+    array([1., 0.])
+    """
+    predictions = _to_numpy(predictions).astype(np.float64)
+    targets = _to_numpy(targets).astype(np.float64)
+    if predictions.shape != targets.shape or predictions.ndim not in (1, 2):
+        raise ValueError(
+            "predictions and targets must have the same [N] or [N, D] shape, "
+            f"got {predictions.shape} and {targets.shape}"
+        )
+    if predictions.ndim == 1:
+        return float(ccc(predictions[:, None], targets[:, None])[0])
+    values = []
+    for pred, target in zip(predictions.T, targets.T):
+        valid = ~np.isnan(target)
+        pred, target = pred[valid], target[valid]
+        if pred.size == 0:
+            values.append(np.nan)
+            continue
+        mean_p, mean_t = pred.mean(), target.mean()
+        covariance = np.mean((pred - mean_p) * (target - mean_t))
+        denominator = pred.var() + target.var() + (mean_p - mean_t) ** 2
+        values.append(2 * covariance / denominator if denominator else np.nan)
+    return np.array(values)
+
+
+class EmotionMetrics:
+    """Accumulates predictions over batches, then computes the task metrics.
+
+    Follows ``speechbrain.utils.metric_stats.MetricStats``: ``clear()``,
+    ``append(ids, predictions, targets)``, ``summarize(field=None)``.
+
+    Arguments
+    ---------
+    task : str
+        ``"categorical"`` or ``"dimensional"``.
+    label_names : list of str, optional
+        Categorical class names, index order; fixes the number of classes
+        (the confusion matrix size) and names the per-utterance labels.
+    dim_names : tuple of str
+        Dimensional output names, column order.
+
+    Example
+    -------
+    >>> stats = EmotionMetrics("categorical", label_names=["neu", "hap"])
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]])
+    >>> stats.append(["a", "b", "c"], logits, torch.tensor([0, 1, 1]))
+    >>> summary = stats.summarize()
+    >>> round(summary["WA"], 3), summary["UA"], summary["confusion"]
+    (0.667, 0.75, [[1, 0], [1, 1]])
+    >>> stats.per_utterance()[2]["prediction"]
+    'neu'
+    >>> dim = EmotionMetrics("dimensional")
+    >>> values = torch.tensor([[0.1, 0.2, 0.3], [0.5, 0.4, 0.3]])
+    >>> dim.append(["a", "b"], values, values)
+    >>> dim.summarize("CCC_arousal")
+    1.0
+    """
+
+    def __init__(
+        self,
+        task,
+        label_names=None,
+        dim_names=("arousal", "valence", "dominance"),
+    ):
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        self.task = task
+        self.label_names = None if label_names is None else list(label_names)
+        self.dim_names = tuple(dim_names)
+        self.clear()
+
+    def clear(self):
+        """Empties the storage, removing existing stats."""
+        self.ids = []
+        self.predictions = []
+        self.targets = []
+        self.scores = []
+        self.summary = {}
+
+    def append(self, ids, predictions, targets):
+        """Stores one batch.
+
+        Arguments
+        ---------
+        ids : list of str
+            Utterance IDs, one per batch item.
+        predictions : torch.Tensor or array-like
+            Categorical: logits, log-probabilities or probabilities
+            ``[B, C]`` (argmax is the prediction; the scores are kept for
+            ``per_utterance``) or class indices ``[B]``. Dimensional:
+            ``[B, D]`` values.
+        targets : torch.Tensor or array-like
+            Categorical: class indices ``[B]`` (or ``[B, 1]``).
+            Dimensional: ``[B, D]`` values, NaN where a dimension is missing
+            (excluded from that dimension's CCC).
+        """
+        ids = list(ids)
+        if self.task == "categorical":
+            predictions, targets, scores = self._categorical(
+                predictions, targets
+            )
+        else:
+            predictions, targets = self._dimensional(predictions, targets)
+            scores = [None] * len(ids)
+        if not len(ids) == len(predictions) == len(targets):
+            raise ValueError(
+                f"{len(ids)} ids for {len(predictions)} predictions and "
+                f"{len(targets)} targets"
+            )
+        self.ids.extend(ids)
+        self.predictions.extend(predictions)
+        self.targets.extend(targets)
+        self.scores.extend(scores)
+
+    def _categorical(self, predictions, targets):
+        """Validated class indices and the per-utterance scores (or None)."""
+        predictions = _to_numpy(predictions)
+        targets = _as_labels(_to_numpy(targets).reshape(-1), "targets")
+        n_classes = None
+        if self.label_names is not None:
+            n_classes = len(self.label_names)
+        if predictions.ndim == 2:
+            if n_classes is not None and predictions.shape[1] != n_classes:
+                raise ValueError(
+                    f"{predictions.shape[1]} scores per utterance for "
+                    f"{n_classes} label names"
+                )
+            scores = predictions.astype(np.float64)
+            predictions = scores.argmax(axis=1)
+        else:
+            scores = [None] * len(predictions)
+        predictions = _as_labels(predictions, "predictions")
+        if n_classes is not None:
+            _check_pair(targets, predictions, n_classes)
+        return predictions, targets, scores
+
+    def _dimensional(self, predictions, targets):
+        """Float64 ``[B, D]`` predictions and targets, shapes checked."""
+        predictions = _to_numpy(predictions).astype(np.float64)
+        targets = _to_numpy(targets).astype(np.float64)
+        n_dims = len(self.dim_names)
+        if (
+            predictions.ndim != 2
+            or predictions.shape[1] != n_dims
+            or targets.shape != predictions.shape
+        ):
+            raise ValueError(
+                f"dimensional predictions and targets must be [B, {n_dims}]"
+                f", got {predictions.shape} and {targets.shape}"
+            )
+        return predictions, targets
+
+    def summarize(self, field=None):
+        """Computes the metrics over everything appended since ``clear()``.
+
+        Arguments
+        ---------
+        field : str, optional
+            Return only this entry of the summary.
+
+        Returns
+        -------
+        dict or float
+            Categorical: ``WA``, ``UA``, ``macro_F1`` (floats),
+            ``confusion`` (nested list, rows = true) and ``n``. Dimensional:
+            ``CCC_<dim>`` per dimension, ``CCC_mean`` (NaN if any dimension
+            is NaN) and ``n`` (utterances).
+        """
+        if not self.ids:
+            raise ValueError("no predictions appended")
+        predictions = np.stack(self.predictions)
+        targets = np.stack(self.targets)
+        if self.task == "categorical":
+            n_classes = None
+            if self.label_names is not None:
+                n_classes = len(self.label_names)
+            targets, predictions, n_classes = _check_pair(
+                targets, predictions, n_classes
+            )
+            self.summary = {
+                "WA": weighted_accuracy(targets, predictions),
+                "UA": unweighted_accuracy(targets, predictions),
+                "macro_F1": macro_f1(targets, predictions),
+                "confusion": confusion_matrix(
+                    targets, predictions, n_classes
+                ).tolist(),
+            }
+        else:
+            values = ccc(predictions, targets)
+            self.summary = {
+                f"CCC_{name}": float(value)
+                for name, value in zip(self.dim_names, values)
+            }
+            self.summary["CCC_mean"] = float(np.mean(values))
+        self.summary["n"] = len(self.ids)
+        if field is not None:
+            return self.summary[field]
+        return self.summary
+
+    def per_utterance(self):
+        """One JSON-friendly dict per appended utterance, in append order.
+
+        Returns
+        -------
+        list of dict
+            Categorical: ``id``, ``prediction`` and ``target`` (label names
+            if ``label_names`` was given, else indices) and, when scores
+            were appended, ``scores`` (the ``[C]`` values as given).
+            Dimensional: ``id``, ``prediction`` and ``target`` as
+            ``{dim_name: value}`` with ``None`` for a missing target.
+
+        Example
+        -------
+        >>> stats = EmotionMetrics("dimensional", dim_names=("a", "v"))
+        >>> stats.append(["u1"], [[0.5, 0.25]], [[1.0, float("nan")]])
+        >>> stats.per_utterance()
+        [{'id': 'u1', 'prediction': {'a': 0.5, 'v': 0.25}, \
+'target': {'a': 1.0, 'v': None}}]
+        """
+        if self.task == "dimensional":
+            return [
+                {
+                    "id": utt_id,
+                    "prediction": dict(zip(self.dim_names, pred.tolist())),
+                    "target": {
+                        name: None if np.isnan(value) else float(value)
+                        for name, value in zip(self.dim_names, target)
+                    },
+                }
+                for utt_id, pred, target in zip(
+                    self.ids, self.predictions, self.targets
+                )
+            ]
+        rows = []
+        for utt_id, pred, target, scores in zip(
+            self.ids, self.predictions, self.targets, self.scores
+        ):
+            row = {
+                "id": utt_id,
+                "prediction": self._label(pred),
+                "target": self._label(target),
+            }
+            if scores is not None:
+                row["scores"] = scores.tolist()
+            rows.append(row)
+        return rows
+
+    def _label(self, index):
+        """The label name of a class index, or the index itself."""
+        if self.label_names is None:
+            return int(index)
+        return self.label_names[index]

@@ -1,0 +1,249 @@
+"""The results aggregator (API and command line) and the run figures.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speechbrain_peft.plots import plot_confusion, plot_training_curves
+from speechbrain_peft.results import (
+    aggregate,
+    bootstrap_ci,
+    load_results,
+    to_markdown,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+LORA_UA = [0.61, 0.55, 0.66, 0.58, 0.63]
+FROZEN_UA = [0.41, 0.47]
+CCC_MEAN = [0.31, 0.35, 0.28]
+
+
+def categorical_run(config, fold, ua, trainable):
+    """A results.json in the training code's schema, with extra keys."""
+    return {
+        "config": config,
+        "corpus": "IEMOCAP",
+        "task": "categorical",
+        "encoder": "microsoft/wavlm-large",
+        "adapters": [config],
+        "seed": 1986,
+        "fold": fold,
+        "params": {
+            "trainable": trainable,
+            "total": 94_000_000,
+            "trainable_pct": 100 * trainable / 94_000_000,
+        },
+        "label_set": ["neu", "hap", "ang", "sad"],
+        "splits": {
+            "dev": {"WA": ua + 0.02, "UA": ua + 0.01, "macro_F1": ua, "n": 50},
+            "test": {
+                "WA": ua - 0.01,
+                "UA": ua,
+                "macro_F1": ua - 0.02,
+                "confusion": [[1, 2], [3, 4]],
+                "n": 100,
+                "ok": True,
+            },
+        },
+        "parent_run": None,
+        "history": [{"epoch": 1, "train_loss": 1.0}],
+    }
+
+
+def dimensional_run(seed, ccc_mean):
+    """A stage-two dimensional results.json with custom split names."""
+    return {
+        "config": "stage2_lora_dim",
+        "corpus": "MSP-Podcast",
+        "task": "dimensional",
+        "seed": seed,
+        "params": {"trainable": 1000},
+        "splits": {
+            split: {
+                "CCC_arousal": ccc_mean + 0.1,
+                "CCC_valence": ccc_mean - 0.1,
+                "CCC_dominance": ccc_mean,
+                "CCC_mean": ccc_mean,
+                "n": 10,
+            }
+            for split in ("source_test", "target_test")
+        },
+    }
+
+
+@pytest.fixture
+def run_dirs(tmp_path):
+    """Fake run folders: 5 LoRA folds, 2 frozen folds, 3 dimensional seeds."""
+    runs = []
+    for fold, ua in enumerate(LORA_UA, start=1):
+        runs.append((f"lora/fold{fold}", categorical_run("lora", fold, ua, 7)))
+    for fold, ua in enumerate(FROZEN_UA, start=1):
+        runs.append(
+            (f"frozen/fold{fold}", categorical_run("frozen", fold, ua, 3))
+        )
+    for seed, value in enumerate(CCC_MEAN):
+        runs.append((f"dim/seed{seed}", dimensional_run(seed, value)))
+    for name, result in runs:
+        folder = tmp_path / "runs" / name
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps(result))
+        (folder / "train_log.txt").write_text("epoch: 1\n")
+    return tmp_path / "runs"
+
+
+def row(table, config, split, metric):
+    """The aggregate row of one config, split and metric."""
+    match = table[
+        (table["config"] == config)
+        & (table["split"] == split)
+        & (table["metric"] == metric)
+    ]
+    assert len(match) == 1
+    return match.iloc[0]
+
+
+def test_load_results_accepts_folders_files_and_parents(run_dirs):
+    lora = sorted((run_dirs / "lora").iterdir())
+    assert len(load_results([run_dirs])) == 10
+    assert len(load_results(lora)) == 5
+    # A file given twice (as a folder and as a path) is read once.
+    assert len(load_results([lora[0], lora[0] / "results.json"])) == 1
+    with pytest.raises(FileNotFoundError):
+        load_results([run_dirs / "missing"])
+    empty = run_dirs / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError):
+        load_results([empty])
+    (empty / "results.json").write_text("[1, 2]")
+    with pytest.raises(ValueError):
+        load_results([empty])
+
+
+def test_aggregate_statistics_equal_numpy(run_dirs):
+    table = aggregate(load_results([run_dirs]), n_boot=2000, seed=0)
+    for config, values in (("lora", LORA_UA), ("frozen", FROZEN_UA)):
+        ua = row(table, config, "test", "UA")
+        assert ua["n_runs"] == len(values)
+        assert ua["mean"] == pytest.approx(np.mean(values))
+        assert ua["std"] == pytest.approx(np.std(values, ddof=1))
+        assert min(values) <= ua["ci_low"] <= ua["mean"]
+        assert ua["mean"] <= ua["ci_high"] <= max(values)
+        assert ua["ci_low"] < ua["ci_high"]
+    dev = row(table, "lora", "dev", "WA")
+    assert dev["mean"] == pytest.approx(np.mean(LORA_UA) + 0.02)
+    assert row(table, "lora", "test", "UA")["trainable_params"] == 7
+    assert row(table, "frozen", "test", "UA")["trainable_params"] == 3
+    dim = row(table, "stage2_lora_dim", "target_test", "CCC_mean")
+    assert dim["mean"] == pytest.approx(np.mean(CCC_MEAN))
+    assert dim["corpus"] == "MSP-Podcast" and dim["task"] == "dimensional"
+    assert math.isnan(dim["trainable_pct"])
+    # Counts, confusion matrices and booleans are not metrics.
+    assert not table["metric"].isin(["n", "confusion", "ok"]).any()
+    assert set(table["split"]) == {"dev", "test", "source_test", "target_test"}
+    assert len(table) == 2 * 6 + 2 * 4
+
+
+def test_aggregate_single_run_and_seeding(run_dirs):
+    results = load_results([run_dirs / "lora" / "fold1"])
+    single = row(aggregate(results), "lora", "test", "UA")
+    assert single["n_runs"] == 1 and single["mean"] == LORA_UA[0]
+    assert math.isnan(single["std"]) and math.isnan(single["ci_low"])
+    assert "n/a" in to_markdown(aggregate(results))
+    results = load_results([run_dirs / "lora"])
+    first = aggregate(results, n_boot=500, seed=3)
+    assert first.equals(aggregate(results, n_boot=500, seed=3))
+    assert not first.equals(aggregate(results, n_boot=500, seed=4))
+
+
+def test_bootstrap_ci_matches_manual_resampling():
+    values = np.array([0.2, 0.9, 0.4, 0.5])
+    rng = np.random.default_rng(11)
+    means = values[rng.integers(0, 4, size=(300, 4))].mean(axis=1)
+    expected = tuple(np.percentile(means, [2.5, 97.5]))
+    assert bootstrap_ci(values, n_boot=300, seed=11) == pytest.approx(expected)
+    with pytest.raises(ValueError):
+        bootstrap_ci(values, n_boot=0)
+
+
+def test_cli_prints_table_and_writes_markdown(run_dirs, tmp_path):
+    out = tmp_path / "report" / "results.md"
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "speechbrain_peft.results",
+            str(run_dirs / "lora"),
+            str(run_dirs / "frozen" / "fold1" / "results.json"),
+            str(run_dirs / "frozen" / "fold2"),
+            "--markdown",
+            str(out),
+            "--bootstrap",
+            "1000",
+            "--seed",
+            "1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "7 runs" in process.stdout
+    assert "| corpus" in process.stdout
+    lines = out.read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| corpus"))
+    assert "95% CI" in header and "trainable" in header
+    lora_ua = next(
+        line
+        for line in lines
+        if all(cell in line for cell in ("| lora ", "| test ", "| UA "))
+    )
+    cells = [cell.strip() for cell in lora_ua.strip("|").split("|")]
+    assert cells[:6] == ["IEMOCAP", "lora", "categorical", "test", "UA", "5"]
+    assert float(cells[6]) == pytest.approx(np.mean(LORA_UA), abs=1e-4)
+    assert cells[9].startswith("7 (")
+    assert lora_ua in process.stdout
+
+
+def test_cli_reports_missing_paths(tmp_path):
+    process = subprocess.run(
+        [sys.executable, "-m", "speechbrain_peft.results", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert process.returncode == 2
+    assert "no results.json" in process.stderr
+
+
+def test_plots_write_png_files(tmp_path):
+    confusion = plot_confusion(
+        [[5, 1, 0], [2, 3, 0], [0, 0, 0]],
+        ["neu", "hap", "ang"],
+        tmp_path / "figs" / "confusion.png",
+        title="test",
+    )
+    history = [
+        {"epoch": 1, "lr": 1e-4, "train_loss": 1.2, "valid_loss": 1.1},
+        {"epoch": 2, "lr": 5e-5, "train_loss": 0.9, "valid_UA": 0.5},
+        {"epoch": 3, "lr": 5e-5, "train_loss": 0.7, "valid_UA": 0.6},
+    ]
+    curves = plot_training_curves(history, tmp_path / "curves.png", "lora")
+    losses_only = plot_training_curves(
+        [{"train_loss": 1.0}, {"train_loss": 0.5}], tmp_path / "loss.png"
+    )
+    for path in (confusion, curves, losses_only):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert path.stat().st_size > 1000
+    with pytest.raises(ValueError):
+        plot_confusion([[1, 2]], ["a"], tmp_path / "bad.png")
+    with pytest.raises(ValueError):
+        plot_training_curves([{"epoch": 1}], tmp_path / "empty.png")
