@@ -160,9 +160,9 @@ class PEFTEncoder(nn.Module):
     >>> enc = PEFTEncoder(str(path), adapters=["lora", "weighted_sum"])
     >>> feats, lens = enc(torch.randn(2, 16000), torch.tensor([1.0, 0.6]))
     >>> feats.shape, lens
-    (torch.Size([2, 49, 32]), tensor([1.0000, 0.5918]))
-    >>> enc.parameter_counts()["trainable"]  # 2 layers x q,k,v x 512 + 3
-    3075
+    (torch.Size([2, 49, 64]), tensor([1.0000, 0.5918]))
+    >>> enc.parameter_counts()["trainable"]  # 2 layers x q,k,v x 1024 + 3
+    6147
     """
 
     def __init__(

@@ -238,7 +238,8 @@ def test_lobe_reports_its_counts(tiny_encoders):
         str(tiny_encoders["hubert"]),
         adapters=["lora", "bottleneck", "weighted_sum", "gating"],
     )
-    d, layers = 32, 2
+    config = enc.ssl.model.config
+    d, layers = config.hidden_size, config.num_hidden_layers
     expected = layers * (3 * d * 8 * 2 + (d * 64 + 64 + 64 * d + d) + d) + 3
     counts = enc.parameter_counts()
     assert counts["trainable"] == expected
