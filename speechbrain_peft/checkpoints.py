@@ -14,6 +14,11 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from speechbrain.utils.checkpoints import (
+    mark_as_loader,
+    mark_as_saver,
+    register_checkpoint_hooks,
+)
 
 METADATA_KEY = "speechbrain_peft"
 # Fields that may differ between the saving and the loading machine.
@@ -145,3 +150,73 @@ def load_trainable(module, path, expected_metadata=None):
         for name, tensor in tensors.items():
             params[name].copy_(tensor)
     return saved_metadata
+
+
+RUN_WEIGHTS = "adapters.safetensors"
+RUN_CONFIG = "run.json"
+
+
+def save_run_artifact(run_dir, encoder, head, **run_config):
+    """Write what a trained run needs to be used again, and nothing more:
+    the trainable tensors of encoder and head (``adapters.safetensors``)
+    and a small ``run.json`` (encoder and head arguments, task, labels,
+    audio settings, parent run). The frozen encoder is not copied: it is
+    reloaded from its source.
+
+    Arguments
+    ---------
+    run_dir : str or pathlib.Path
+        The run's output folder.
+    encoder : speechbrain_peft.encoder.PEFTEncoder
+        The trained lobe.
+    head : speechbrain_peft.heads.EmotionHead
+        The trained head.
+    **run_config
+        JSON-serialisable settings (task, label_set, dimension_scale,
+        sample_rate, max_duration, run_info...).
+
+    Returns
+    -------
+    dict
+        The stored configuration.
+    """
+    run_dir = Path(run_dir)
+    config = {
+        "encoder": encoder.init_kwargs,
+        "encoder_config": encoder.config_summary,
+        "head": head.init_kwargs,
+        **run_config,
+    }
+    modules = torch.nn.ModuleDict({"encoder": encoder, "head": head})
+    save_trainable(modules, run_dir / RUN_WEIGHTS, metadata=config)
+    (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=2))
+    return config
+
+
+@register_checkpoint_hooks
+class RandomState:
+    """Makes torch's global random state part of a checkpoint, so that a
+    resumed run draws the same dropout masks as an uninterrupted one.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> state = RandomState()
+    >>> path = Path(tempfile.mkdtemp()) / "rng.ckpt"
+    >>> state.save(path)
+    >>> first = torch.rand(1)
+    >>> state.load(path)
+    >>> torch.equal(torch.rand(1), first)
+    True
+    """
+
+    @mark_as_saver
+    def save(self, path):
+        """Store the CPU random generator state."""
+        torch.save(torch.get_rng_state(), path)
+
+    @mark_as_loader
+    def load(self, path, end_of_epoch=False):
+        """Restore the CPU random generator state."""
+        del end_of_epoch  # the state is restored as it was saved either way
+        torch.set_rng_state(torch.load(path, weights_only=True))

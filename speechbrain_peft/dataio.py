@@ -1,0 +1,381 @@
+"""CSV manifests to SpeechBrain ``DynamicItemDataset`` pipelines.
+
+One place for: manifest checks before training, audio reading (mono, the
+encoder's sample rate, length rules), label encoding saved with the run,
+and the normalisation of emotion dimensions.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import speechbrain as sb
+import torch
+import torchaudio
+from speechbrain.dataio.encoder import CategoricalEncoder
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("ID", "duration", "wav", "spk_id", "emo")
+DIMENSIONS = ("arousal", "valence", "dominance")
+# The corpora's own rating scales; dimensions are mapped to [-1, 1] here
+# and only here (and back by ``denormalize_dimensions``).
+DIMENSION_SCALES = {"IEMOCAP": (1.0, 5.0), "MSP-Podcast": (1.0, 7.0)}
+# The encoders' front-end receptive field (25 ms at 16 kHz): shorter audio
+# yields no frame at all, so it is zero-padded up to this length.
+MIN_SAMPLES = 400
+
+
+class ManifestError(ValueError):
+    """A manifest or an audio file it lists cannot be used."""
+
+
+def normalize_dimensions(values, scale):
+    """Map ratings on ``scale = (low, high)`` linearly to ``[-1, 1]``.
+
+    Example
+    -------
+    >>> normalize_dimensions(np.array([1.0, 4.0, 7.0]), (1.0, 7.0))
+    array([-1.,  0.,  1.])
+    """
+    low, high = scale
+    return 2.0 * (values - low) / (high - low) - 1.0
+
+
+def denormalize_dimensions(values, scale):
+    """Inverse of :func:`normalize_dimensions`.
+
+    Example
+    -------
+    >>> denormalize_dimensions(np.array([-1.0, 1.0]), (1.0, 5.0))
+    array([1., 5.])
+    """
+    low, high = scale
+    return (values + 1.0) / 2.0 * (high - low) + low
+
+
+def read_manifest(
+    csv_path, task, label_set=None, check_audio=True, data_root=None
+):
+    """Load a manifest and check it is usable for ``task``.
+
+    Arguments
+    ---------
+    csv_path : str or pathlib.Path
+        A manifest written by the data-prep scripts.
+    task : str
+        ``categorical`` or ``dimensional``.
+    label_set : list of str, optional
+        Allowed ``emo`` codes for a categorical task.
+    check_audio : bool
+        Read every audio header (cheap) so that a missing, empty or
+        truncated file fails now, not hours into training.
+    data_root : str, optional
+        Replaces ``$data_root`` in ``wav`` (SpeechBrain's convention, which
+        keeps manifests valid when the corpus moves).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise ManifestError(
+            f"Manifest {csv_path} does not exist; run the corpus' data prep "
+            "(data_prep/*_prepare.py) or check `data_folder`/`manifest_folder`"
+        )
+    df = pd.read_csv(csv_path, dtype={"ID": str, "spk_id": str, "emo": str})
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if task == "dimensional":
+        missing += [c for c in DIMENSIONS if c not in df.columns]
+    if missing:
+        raise ManifestError(
+            f"Manifest {csv_path} lacks column(s) {missing}; it has "
+            f"{list(df.columns)}. Re-run the data prep for this corpus."
+        )
+    if data_root is not None:
+        df["wav"] = df["wav"].str.replace("$data_root", str(data_root))
+    if task == "categorical" and label_set is not None:
+        unknown = df.loc[~df["emo"].isin(label_set), "emo"]
+        if len(unknown):
+            counts = unknown.value_counts(dropna=False).to_dict()
+            raise ManifestError(
+                f"Manifest {csv_path} has labels outside the run's label set "
+                f"{list(label_set)}: {counts}. Prepare with the matching "
+                "class set or change `label_set` in the YAML."
+            )
+    if task == "dimensional":
+        bad = df[df[list(DIMENSIONS)].isna().any(axis=1)]
+        if len(bad):
+            raise ManifestError(
+                f"Manifest {csv_path}: {len(bad)} row(s) lack a dimension "
+                f"value (NaN), e.g. {list(bad['ID'][:5])}. This corpus or "
+                "split has no complete dimensional labels."
+            )
+    if check_audio:
+        check_audio_files(df, csv_path)
+    return df
+
+
+def check_audio_files(df, csv_path):
+    """Raise one :class:`ManifestError` naming every unreadable audio file."""
+    problems = []
+    for wav in df["wav"]:
+        try:
+            info = sf.info(wav)
+            if info.frames == 0:
+                problems.append(f"{wav}: no audio samples")
+        except Exception as error:  # soundfile raises several types
+            problems.append(f"{wav}: {error}")
+    if problems:
+        raise ManifestError(
+            f"Manifest {csv_path}: {len(problems)} audio file(s) cannot be "
+            "read:\n  " + "\n  ".join(problems[:20]) + "\nReplace or remove "
+            "them (and re-run the data prep) before training."
+        )
+
+
+class AudioReader:
+    """Read a file as mono float32 at ``sample_rate``, cropped to
+    ``max_duration`` seconds (the start is kept; None keeps everything)
+    and zero-padded to :data:`MIN_SAMPLES`.
+
+    Stereo is averaged to mono and other rates are resampled, each logged
+    once per kind; NaN or infinite samples are an error naming the file.
+
+    Arguments
+    ---------
+    sample_rate : int
+        The encoder's rate.
+    max_duration : float, optional
+        Crop longer files to this many seconds.
+    """
+
+    def __init__(self, sample_rate=16000, max_duration=None):
+        self.sample_rate = sample_rate
+        self.max_duration = max_duration
+        self._warned = set()
+
+    def _warn_once(self, key, message, *args):
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message, *args)
+
+    def __call__(self, path):
+        """The waveform of ``path`` as a 1-D float tensor."""
+        try:
+            audio, rate = sf.read(path, dtype="float32", always_2d=True)
+        except Exception as error:
+            raise ManifestError(f"Cannot read audio {path}: {error}") from error
+        if audio.shape[1] > 1:
+            self._warn_once(
+                "channels",
+                "%s has %d channels: averaged to mono (logged once)",
+                path,
+                audio.shape[1],
+            )
+        signal = torch.from_numpy(audio.mean(axis=1))
+        if not torch.isfinite(signal).all():
+            raise ManifestError(
+                f"{path} contains NaN or infinite samples; re-encode or "
+                "remove it"
+            )
+        if rate != self.sample_rate:
+            self._warn_once(
+                rate,
+                "Resampling %d Hz audio to %d Hz (first: %s)",
+                rate,
+                self.sample_rate,
+                path,
+            )
+            signal = torchaudio.functional.resample(
+                signal, rate, self.sample_rate
+            )
+        if self.max_duration is not None:
+            signal = signal[: int(self.max_duration * self.sample_rate)]
+        if signal.numel() < MIN_SAMPLES:
+            signal = torch.nn.functional.pad(
+                signal, (0, MIN_SAMPLES - signal.numel())
+            )
+        return signal
+
+
+def make_label_encoder(label_set, path=None):
+    """A SpeechBrain ``CategoricalEncoder`` in the order of ``label_set``,
+    saved to (or checked against) ``path``.
+
+    Example
+    -------
+    >>> enc = make_label_encoder(["neu", "hap", "ang", "sad"])
+    >>> enc.encode_label("ang")
+    2
+    """
+    encoder = CategoricalEncoder()
+    encoder.update_from_iterable(label_set)
+    encoder.expect_len(len(label_set))
+    if path is not None:
+        path = Path(path)
+        if path.exists():
+            saved = CategoricalEncoder()
+            saved.load(path)
+            if saved.lab2ind != encoder.lab2ind:
+                raise ManifestError(
+                    f"{path} holds labels {saved.lab2ind}, but this run uses "
+                    f"{encoder.lab2ind}; use a new output folder"
+                )
+        else:
+            encoder.save(path)
+    return encoder
+
+
+def create_datasets(
+    manifests,
+    task,
+    label_encoder=None,
+    dimension_scale=None,
+    sample_rate=16000,
+    max_duration=None,
+    check_audio=True,
+    data_root=None,
+):
+    """One ``DynamicItemDataset`` per split.
+
+    Arguments
+    ---------
+    manifests : dict
+        ``{split: csv_path}``.
+    task : str
+        ``categorical`` or ``dimensional``.
+    label_encoder : CategoricalEncoder, optional
+        For categorical tasks (see :func:`make_label_encoder`).
+    dimension_scale : tuple, optional
+        ``(low, high)`` rating scale, for dimensional tasks.
+    sample_rate : int
+        The encoder's rate.
+    max_duration : float, optional
+        See :class:`AudioReader`.
+    check_audio, data_root : bool, str
+        See :func:`read_manifest`.
+
+    Returns
+    -------
+    dict
+        ``{split: DynamicItemDataset}`` with output keys ``id``, ``sig``,
+        ``duration`` and ``target``.
+    """
+    if task not in ("categorical", "dimensional"):
+        raise ValueError(f"task must be categorical or dimensional: {task!r}")
+    if task == "dimensional" and dimension_scale is None:
+        raise ValueError("A dimensional task needs `dimension_scale`")
+    label_set = (
+        list(label_encoder.lab2ind) if label_encoder is not None else None
+    )
+    read_audio = AudioReader(sample_rate, max_duration)
+    datasets = {}
+    for split, csv_path in manifests.items():
+        df = read_manifest(csv_path, task, label_set, check_audio, data_root)
+        data = {
+            row.ID: {"wav": row.wav, "duration": float(row.duration)}
+            for row in df.itertuples()
+        }
+        for row, entry in zip(df.itertuples(), data.values()):
+            if task == "categorical":
+                entry["target"] = [label_encoder.encode_label(row.emo)]
+            else:
+                values = np.array([getattr(row, d) for d in DIMENSIONS])
+                entry["target"] = normalize_dimensions(
+                    values.astype("float32"), dimension_scale
+                )
+        dataset = sb.dataio.dataset.DynamicItemDataset(data)
+        dataset.add_dynamic_item(read_audio, takes="wav", provides="sig")
+        dataset.add_dynamic_item(
+            torch.as_tensor, takes="target", provides="target_tensor"
+        )
+        dataset.set_output_keys(["id", "sig", "duration", "target_tensor"])
+        datasets[split] = dataset
+        logger.info("%s: %d utterances from %s", split, len(df), csv_path)
+    return datasets
+
+
+class DurationBucketSampler(torch.utils.data.Sampler):
+    """Fixed-size batches of similar durations, in a new random order every
+    epoch (reproducible from ``seed`` and the epoch).
+
+    The data are shuffled, cut into pools of ``pool_batches`` batches, each
+    pool sorted by duration and cut into batches, and the batches shuffled.
+    Similar lengths share a batch, so little compute goes to padding, while
+    the batch size (and so the effective batch) stays fixed.
+
+    Arguments
+    ---------
+    durations : list of float
+        Duration of each item of the dataset, in order.
+    batch_size : int
+        Items per batch (the last batch may be smaller).
+    seed : int
+        Base seed.
+    pool_batches : int
+        Batches per sorting pool: larger pads less, smaller mixes more.
+
+    Example
+    -------
+    >>> sampler = DurationBucketSampler([1, 9, 2, 8, 3, 7], batch_size=2)
+    >>> sorted(sorted(b) for b in sampler)
+    [[0, 2], [1, 3], [4, 5]]
+    >>> round(sampler.padding_fraction(), 3)
+    0.167
+    """
+
+    def __init__(self, durations, batch_size, seed=1986, pool_batches=50):
+        self.durations = np.asarray(durations, dtype=float)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.pool_batches = pool_batches
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        """Called by SpeechBrain at the start of each epoch."""
+        self.epoch = epoch
+
+    def batches(self):
+        """This epoch's batches as lists of item indices."""
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(self.durations))
+        pool = self.batch_size * self.pool_batches
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = order[start : start + pool]
+            chunk = chunk[np.argsort(self.durations[chunk], kind="stable")]
+            batches += [
+                chunk[i : i + self.batch_size].tolist()
+                for i in range(0, len(chunk), self.batch_size)
+            ]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def padding_fraction(self):
+        """Share of padded samples in this epoch's batches."""
+        real = padded = 0.0
+        for batch in self.batches():
+            lengths = self.durations[batch]
+            real += lengths.sum()
+            padded += lengths.max() * len(batch)
+        return float(1.0 - real / padded) if padded else 0.0
+
+    def __iter__(self):
+        return iter(self.batches())
+
+    def __len__(self):
+        return math.ceil(len(self.durations) / self.batch_size)
+
+
+def durations_of(dataset):
+    """Durations of a ``DynamicItemDataset`` built by
+    :func:`create_datasets`, in item order."""
+    with dataset.output_keys_as(["duration"]):
+        return [item["duration"] for item in dataset]
