@@ -62,6 +62,12 @@ class EmotionHead(nn.Module):
 
     def __init__(self, input_size, n_outputs, hidden_size=256, dropout=0.0):
         super().__init__()
+        self.init_kwargs = {
+            "input_size": input_size,
+            "n_outputs": n_outputs,
+            "hidden_size": hidden_size,
+            "dropout": dropout,
+        }
         self.mlp = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(input_size, hidden_size),
