@@ -7,6 +7,7 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -30,7 +31,9 @@ class CheckpointMismatchError(ValueError):
 
 
 def trainable_state_dict(module):
-    """The trainable tensors of ``module`` by parameter name.
+    """The tensors a run trained, by parameter name: the parameters that
+    require gradients, plus those a submodule lists in ``adaptor_names``
+    (adaptors frozen in stage two are still part of the run).
 
     Example
     -------
@@ -39,11 +42,12 @@ def trainable_state_dict(module):
     >>> sorted(trainable_state_dict(net))
     ['1.bias', '1.weight']
     """
-    return {
-        name: param.detach()
-        for name, param in module.named_parameters()
-        if param.requires_grad
-    }
+    owned = {n for n, p in module.named_parameters() if p.requires_grad}
+    for prefix, submodule in module.named_modules():
+        for name in getattr(submodule, "adaptor_names", ()):
+            owned.add(f"{prefix}.{name}" if prefix else name)
+    params = dict(module.named_parameters())
+    return {name: params[name].detach() for name in sorted(owned)}
 
 
 def save_trainable(module, path, metadata=None):
@@ -220,3 +224,162 @@ class RandomState:
         """Restore the CPU random generator state."""
         del end_of_epoch  # the state is restored as it was saved either way
         torch.set_rng_state(torch.load(path, weights_only=True))
+
+
+# Adaptor settings that must agree between a stage-one run and the stage-two
+# model that loads it (a setting only matters when its adaptor is used).
+STAGE_ONE_SETTINGS = {
+    "lora": ("lora_rank", "lora_alpha", "lora_targets"),
+    "bottleneck": ("bottleneck_size",),
+    "gating": ("gating_init",),
+}
+ENCODER_GEOMETRY = ("model_type", "hidden_size", "num_layers")
+
+
+def read_run_config(run_dir):
+    """The ``run.json`` of a finished run, with a clear error otherwise."""
+    run_dir = Path(run_dir)
+    if (
+        not (run_dir / RUN_CONFIG).is_file()
+        or not (run_dir / RUN_WEIGHTS).is_file()
+    ):
+        raise CheckpointMismatchError(
+            f"{run_dir} is not a finished run: it needs {RUN_CONFIG} and "
+            f"{RUN_WEIGHTS}, written when a recipe completes"
+        )
+    return json.loads((run_dir / RUN_CONFIG).read_text())
+
+
+def _stage_one_problems(parent, ours):
+    problems = [
+        f"{key}: {parent.get(key)} vs {ours.get(key)}"
+        for key in ENCODER_GEOMETRY
+        if parent.get(key) != ours.get(key)
+    ]
+    for adapter in parent["adapters"]:
+        if adapter not in ours["adapters"]:
+            problems.append(f"adaptor {adapter} missing in this model")
+        for key in STAGE_ONE_SETTINGS.get(adapter, ()):
+            if parent.get(key) != ours.get(key):
+                problems.append(f"{key}: {parent.get(key)} vs {ours.get(key)}")
+    if parent.get("adapter_layers") != ours.get("adapter_layers"):
+        problems.append("adapter_layers differ")
+    if parent.get("peft_config") != ours.get("peft_config"):
+        problems.append("peft_config differs")
+    return problems
+
+
+def _map_output_rows(head, weights, source_labels, target_labels, label_map):
+    """Copy the stage-one output rows of mapped classes; the others keep
+    their fresh initialisation."""
+    unknown = sorted(set(label_map) - set(source_labels))
+    unknown += sorted(set(label_map.values()) - set(target_labels))
+    if unknown:
+        raise ValueError(
+            f"label_map names {unknown}, which are not in the stage-one "
+            f"labels {source_labels} or this run's labels {target_labels}"
+        )
+    layer = head.mlp[-1]
+    with torch.no_grad():
+        for source, target in label_map.items():
+            row = source_labels.index(source)
+            layer.weight[target_labels.index(target)] = weights["weight"][row]
+            layer.bias[target_labels.index(target)] = weights["bias"][row]
+
+
+def init_from_run(
+    run_dir,
+    encoder,
+    head,
+    label_map=None,
+    target_labels=None,
+    freeze_loaded=False,
+):
+    """Start stage two from a stage-one run: load its adaptors and head.
+
+    Arguments
+    ---------
+    run_dir : str or pathlib.Path
+        The finished stage-one run.
+    encoder : speechbrain_peft.encoder.PEFTEncoder
+        Stage two's lobe: same encoder, every stage-one adaptor with the
+        same settings, possibly more adaptors.
+    head : speechbrain_peft.heads.EmotionHead
+        Stage two's head. Its hidden layer is loaded; for categorical tasks
+        the output row of each stage-two class that ``label_map`` reaches is
+        the stage-one row of its source class, the others stay fresh.
+    label_map : dict, optional
+        Stage-one label to stage-two label (categorical tasks).
+    target_labels : list of str, optional
+        Stage two's labels, in output order (categorical tasks).
+    freeze_loaded : bool
+        Keep the loaded encoder adaptors fixed during stage two.
+
+    Returns
+    -------
+    dict
+        Lineage for ``results.json``: path, sha256 of the stage-one
+        weights, its run description, the label map and the freeze flag.
+    """
+    run_dir = Path(run_dir).resolve()
+    config = read_run_config(run_dir)
+    problems = _stage_one_problems(
+        config["encoder_config"], encoder.config_summary
+    )
+    if problems:
+        raise CheckpointMismatchError(
+            f"Stage-one run {run_dir} does not fit this model "
+            f"({'; '.join(problems)}).\n  stage one: "
+            f"{json.dumps(config['encoder_config'], sort_keys=True)}\n"
+            f"  this run:  "
+            f"{json.dumps(encoder.config_summary, sort_keys=True)}"
+        )
+    weights_path = run_dir / RUN_WEIGHTS
+    tensors = load_file(weights_path)
+    loaded = {
+        name.removeprefix("encoder."): tensor
+        for name, tensor in tensors.items()
+        if name.startswith("encoder.")
+    }
+    params = dict(encoder.named_parameters())
+    with torch.no_grad():
+        for name, tensor in loaded.items():
+            params[name].copy_(tensor)
+            if freeze_loaded:
+                params[name].requires_grad_(False)
+
+    head_weights = {
+        name.removeprefix("head."): tensor
+        for name, tensor in tensors.items()
+        if name.startswith("head.")
+    }
+    output = str(len(head.mlp) - 1)
+    hidden = {
+        k: v
+        for k, v in head_weights.items()
+        if not k.startswith(f"mlp.{output}")
+    }
+    head.load_state_dict(hidden, strict=False)
+    final = {
+        k.rsplit(".", 1)[1]: v
+        for k, v in head_weights.items()
+        if k.startswith(f"mlp.{output}")
+    }
+    if config["task"] == "categorical":
+        if label_map is None or target_labels is None:
+            raise ValueError(
+                "A categorical stage two needs `label_map` (stage-one label "
+                f"-> this run's label); stage one has {config['label_set']}"
+            )
+        _map_output_rows(
+            head, final, config["label_set"], target_labels, label_map
+        )
+    else:
+        head.mlp[-1].load_state_dict(final)
+    return {
+        "path": str(run_dir),
+        "sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest(),
+        "run_info": config.get("run_info"),
+        "label_map": label_map,
+        "frozen": bool(freeze_loaded),
+    }

@@ -243,6 +243,7 @@ def create_datasets(
     max_duration=None,
     check_audio=True,
     data_root=None,
+    label_map=None,
 ):
     """One ``DynamicItemDataset`` per split.
 
@@ -262,6 +263,9 @@ def create_datasets(
         See :class:`AudioReader`.
     check_audio, data_root : bool, str
         See :func:`read_manifest`.
+    label_map : dict, optional
+        Maps the manifests' labels to the run's (another corpus' test set);
+        utterances whose label has no entry are left out, with a log line.
 
     Returns
     -------
@@ -279,7 +283,15 @@ def create_datasets(
     read_audio = AudioReader(sample_rate, max_duration)
     datasets = {}
     for split, csv_path in manifests.items():
-        df = read_manifest(csv_path, task, label_set, check_audio, data_root)
+        df = read_manifest(
+            csv_path,
+            task,
+            None if label_map else label_set,
+            check_audio,
+            data_root,
+        )
+        if label_map:
+            df = map_labels(df, label_map, csv_path)
         data = {
             row.ID: {"wav": row.wav, "duration": float(row.duration)}
             for row in df.itertuples()
@@ -301,6 +313,28 @@ def create_datasets(
         datasets[split] = dataset
         logger.info("%s: %d utterances from %s", split, len(df), csv_path)
     return datasets
+
+
+def map_labels(df, label_map, csv_path):
+    """Relabel ``emo`` through ``label_map``, leaving out (and logging)
+    utterances whose label it does not map.
+
+    Example
+    -------
+    >>> df = pd.DataFrame({"emo": ["ang", "dis", "neu"]})
+    >>> map_labels(df, {"ang": "ang", "neu": "neu"}, "x.csv")["emo"].tolist()
+    ['ang', 'neu']
+    """
+    mapped = df["emo"].map(label_map)
+    left_out = df.loc[mapped.isna(), "emo"].value_counts().to_dict()
+    if left_out:
+        logger.info(
+            "%s: %d utterance(s) with unmapped labels left out: %s",
+            csv_path,
+            sum(left_out.values()),
+            left_out,
+        )
+    return df.assign(emo=mapped).dropna(subset=["emo"])
 
 
 class DurationBucketSampler(torch.utils.data.Sampler):

@@ -289,6 +289,10 @@ class PEFTEncoder(nn.Module):
             else None
         )
         self.encoder_trains = any(p.requires_grad for p in model.parameters())
+        # What this lobe saves, even if stage two later freezes some of it.
+        self.adaptor_names = frozenset(
+            name for name, p in self.named_parameters() if p.requires_grad
+        )
         counts = self.parameter_counts()
         logger.info(
             "Encoder %s (%s), adaptors %s: %d trainable of %d parameters "

@@ -14,7 +14,11 @@ import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_peft.brain import EmotionBrain
-from speechbrain_peft.checkpoints import save_run_artifact
+from speechbrain_peft.checkpoints import (
+    init_from_run,
+    read_run_config,
+    save_run_artifact,
+)
 from speechbrain_peft.dataio import (
     DIMENSION_SCALES,
     DurationBucketSampler,
@@ -126,6 +130,11 @@ def train_and_evaluate(hparams, run_opts, manifests, run_info):
         The content of ``results.json``.
     """
     task = hparams["task"]
+    run_info = {
+        **run_info,
+        "data_folder": str(Path(hparams["data_folder"]).resolve()),
+        "manifests": {k: str(Path(v).resolve()) for k, v in manifests.items()},
+    }
     label_encoder = None
     if task == "categorical":
         label_encoder = make_label_encoder(
@@ -150,6 +159,19 @@ def train_and_evaluate(hparams, run_opts, manifests, run_info):
     encoder = hparams["encoder"]
     n_outputs = len(hparams["label_set"]) if label_encoder else 3
     head = hparams["head"](input_size=encoder.output_size, n_outputs=n_outputs)
+    label_names = list(hparams["label_set"]) if label_encoder else None
+    if hparams.get("init_from"):
+        run_info["parent_run"] = init_from_run(
+            hparams["init_from"],
+            encoder,
+            head,
+            label_map=hparams.get("label_map"),
+            target_labels=label_names,
+            freeze_loaded=hparams.get("freeze_stage1", False),
+        )
+        datasets.update(
+            source_datasets(run_info["parent_run"], hparams, label_encoder)
+        )
     hparams["checkpointer"].add_recoverable("head", head)
     brain = EmotionBrain(
         modules={"encoder": encoder, "head": head},
@@ -158,7 +180,7 @@ def train_and_evaluate(hparams, run_opts, manifests, run_info):
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
-    brain.label_names = list(hparams["label_set"]) if label_encoder else None
+    brain.label_names = label_names
     brain.sampler = DurationBucketSampler(
         durations_of(datasets["train"]),
         hparams["batch_size"],
@@ -192,3 +214,25 @@ def train_and_evaluate(hparams, run_opts, manifests, run_info):
         run_info=run_info,
     )
     return results
+
+
+def source_datasets(parent_run, hparams, label_encoder):
+    """The stage-one run's test sets, relabelled for this run, so that a
+    stage-two run reports both domains (splits ``source_<name>``)."""
+    parent = read_run_config(parent_run["path"])
+    info = parent["run_info"]
+    tests = {
+        f"source_{split}": path
+        for split, path in info["manifests"].items()
+        if split.startswith("test")
+    }
+    return create_datasets(
+        tests,
+        hparams["task"],
+        label_encoder=label_encoder,
+        dimension_scale=parent.get("dimension_scale"),
+        sample_rate=hparams["sample_rate"],
+        max_duration=hparams.get("max_duration"),
+        data_root=info["data_folder"],
+        label_map=parent_run["label_map"],
+    )

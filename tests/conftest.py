@@ -13,6 +13,11 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from speechbrain_peft.synthetic.corpora import (  # noqa: E402
+    make_crema_d,
+    make_iemocap,
+    make_msp_podcast,
+)
 from speechbrain_peft.synthetic.encoders import (  # noqa: E402
     KINDS,
     save_tiny_encoders,
@@ -38,3 +43,18 @@ def wav_batch():
     wav = torch.randn(2, 8000, generator=generator)
     wav[1, 5000:] = 0.0
     return wav, torch.tensor([1.0, 5000 / 8000])
+
+
+@pytest.fixture(scope="session")
+def small_corpora(tmp_path_factory):
+    """Small synthetic corpora: enough for every split to have data."""
+    root = tmp_path_factory.mktemp("corpora")
+    return {
+        "IEMOCAP": make_iemocap(root / "IEMOCAP_full_release", 4)["root"],
+        "MSP-Podcast": make_msp_podcast(
+            root / "MSP-Podcast", utts_per_speaker=3, n_speakers=8, n_unknown=3
+        )["root"],
+        "CREMA-D": make_crema_d(
+            root / "CREMA-D", n_actors=6, sentences=("IEO",)
+        )["root"],
+    }

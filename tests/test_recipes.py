@@ -6,28 +6,28 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from recipe_runs import (
+    QUICK,
+    RECIPES,
+    REPO,
+    load_recipe,
+    recipe_args,
+    run_recipe,
+)
 
 from speechbrain_peft.checkpoints import CheckpointMismatchError
 from speechbrain_peft.recipe import load_hparams
-from speechbrain_peft.synthetic.corpora import (
-    make_crema_d,
-    make_iemocap,
-    make_msp_podcast,
-)
+from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 
-REPO = Path(__file__).resolve().parents[1]
-RECIPES = REPO / "recipes"
 CORPORA = ("IEMOCAP", "MSP-Podcast", "CREMA-D")
 CONFIGS = sorted(
     (corpus, path.name)
@@ -35,27 +35,6 @@ CONFIGS = sorted(
     for path in (RECIPES / corpus / "hparams").glob("*.yaml")
     if not path.name.startswith("stage2")
 )
-QUICK = [
-    "--number_of_epochs=1",
-    "--batch_size=4",
-    "--grad_accumulation_factor=1",
-    "--noprogressbar",
-]
-
-
-@pytest.fixture(scope="session")
-def small_corpora(tmp_path_factory):
-    """Small synthetic corpora: enough for every split to have data."""
-    root = tmp_path_factory.mktemp("corpora")
-    return {
-        "IEMOCAP": make_iemocap(root / "IEMOCAP_full_release", 4)["root"],
-        "MSP-Podcast": make_msp_podcast(
-            root / "MSP-Podcast", utts_per_speaker=3, n_speakers=8, n_unknown=3
-        )["root"],
-        "CREMA-D": make_crema_d(
-            root / "CREMA-D", n_actors=6, sentences=("IEO",)
-        )["root"],
-    }
 
 
 @pytest.fixture(scope="session")
@@ -63,34 +42,6 @@ def learnable_iemocap(tmp_path_factory):
     """A synthetic IEMOCAP large enough to learn from (400 utterances)."""
     root = tmp_path_factory.mktemp("iemocap40") / "IEMOCAP_full_release"
     return make_iemocap(root, utts_per_speaker=40)["root"]
-
-
-def load_recipe(corpus):
-    """The corpus' train.py as a module (run in-process: no start-up)."""
-    path = RECIPES / corpus / "train.py"
-    spec = importlib.util.spec_from_file_location(f"train_{corpus}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def recipe_args(corpus, yaml, data, encoder, out, *extra):
-    """Command-line arguments for a run writing everything under ``out``."""
-    return [
-        str(RECIPES / corpus / "hparams" / yaml),
-        f"--data_folder={data}",
-        f"--encoder_source={encoder}",
-        f"--output_folder={out}/run",
-        f"--manifest_folder={out}/manifests",
-        *extra,
-    ]
-
-
-def run_recipe(corpus, *args):
-    """Run a recipe in-process; return its results.json content."""
-    load_recipe(corpus).main(list(args))
-    out = next(a for a in args if a.startswith("--output_folder="))
-    return json.loads((Path(out.split("=", 1)[1]) / "results.json").read_text())
 
 
 @pytest.mark.parametrize("corpus,yaml", CONFIGS)

@@ -1,0 +1,164 @@
+"""Two-stage acted-to-natural adaptation: stage two starts from the
+stage-one weights, can freeze them and add adaptors, reports both domains,
+records its parent, and refuses a stage-one run that does not fit.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import json
+
+import pytest
+import torch
+from recipe_runs import QUICK, RECIPES, recipe_args, run_recipe
+from safetensors.torch import load_file
+
+from speechbrain_peft.checkpoints import (
+    CheckpointMismatchError,
+    init_from_run,
+    load_trainable,
+    read_run_config,
+)
+from speechbrain_peft.encoder import PEFTEncoder
+from speechbrain_peft.heads import EmotionHead
+from speechbrain_peft.recipe import load_hparams
+from speechbrain_peft.synthetic.encoders import save_tiny_encoder
+
+STAGE1_ADAPTERS = "--adapters=[bottleneck, weighted_sum, gating]"
+
+
+@pytest.fixture(scope="module")
+def stage_one(small_corpora, tiny_encoders, tmp_path_factory):
+    """A finished CREMA-D run with BA + WS + WG (no LoRA)."""
+    out = tmp_path_factory.mktemp("stage1")
+    args = recipe_args(
+        "CREMA-D",
+        "combo.yaml",
+        small_corpora["CREMA-D"],
+        tiny_encoders["wavlm"],
+        out,
+        STAGE1_ADAPTERS,
+    )
+    run_recipe("CREMA-D", *args, *QUICK)
+    return out / "run"
+
+
+def stage_two_args(small_corpora, encoder, stage_one, out, *extra):
+    return recipe_args(
+        "MSP-Podcast",
+        "stage2_from_crema_d.yaml",
+        small_corpora["MSP-Podcast"],
+        encoder,
+        out,
+        f"--init_from={stage_one}",
+        *extra,
+    )
+
+
+def load_run(run_dir):
+    """The stage-one model exactly as its artifact stores it."""
+    config = read_run_config(run_dir)
+    encoder = PEFTEncoder(**config["encoder"])
+    head = EmotionHead(**config["head"])
+    modules = torch.nn.ModuleDict({"encoder": encoder, "head": head})
+    load_trainable(modules, run_dir / "adapters.safetensors")
+    return encoder.eval(), head.eval(), config
+
+
+def test_stage_two_starts_from_stage_one_predictions(
+    stage_one, small_corpora, tiny_encoders, tmp_path
+):
+    encoder1, head1, config1 = load_run(stage_one)
+    args = stage_two_args(
+        small_corpora, tiny_encoders["wavlm"], stage_one, tmp_path
+    )
+    overrides = {a.split("=")[0][2:]: a.split("=", 1)[1] for a in args[1:]}
+    overrides["label_map"] = {"ang": "ang", "neu": "neu", "sad": "sad"}
+    hparams = load_hparams(args[0], overrides)
+    encoder2 = hparams["encoder"]
+    labels2 = hparams["label_set"]
+    head2 = hparams["head"](input_size=encoder2.output_size, n_outputs=8)
+    fresh_rows = head2.mlp[-1].weight.detach().clone()
+    init_from_run(stage_one, encoder2, head2, overrides["label_map"], labels2)
+    encoder2.eval()
+    head2.eval()
+
+    torch.manual_seed(0)
+    wav, lens = torch.randn(3, 12000), torch.tensor([1.0, 0.8, 0.5])
+    with torch.no_grad():
+        logits1 = head1(*encoder1(wav, lens))
+        logits2 = head2(*encoder2(wav, lens))
+    for label in overrides["label_map"]:
+        torch.testing.assert_close(
+            logits2[:, labels2.index(label)],
+            logits1[:, config1["label_set"].index(label)],
+            atol=1e-5,
+            rtol=0,
+        )
+    # Classes with no stage-one counterpart keep their fresh output rows.
+    for label in set(labels2) - set(overrides["label_map"]):
+        row = labels2.index(label)
+        assert torch.equal(head2.mlp[-1].weight[row], fresh_rows[row])
+
+
+def test_frozen_stage_one_with_new_lora_reports_both_domains(
+    stage_one, small_corpora, tiny_encoders, tmp_path
+):
+    args = stage_two_args(
+        small_corpora,
+        tiny_encoders["wavlm"],
+        stage_one,
+        tmp_path,
+        "--freeze_stage1=True",
+    )
+    results = run_recipe("MSP-Podcast", *args, *QUICK)
+
+    stage1 = load_file(stage_one / "adapters.safetensors")
+    stage2 = load_file(tmp_path / "run" / "adapters.safetensors")
+    stage1_encoder = [k for k in stage1 if k.startswith("encoder.")]
+    assert stage1_encoder
+    for name in stage1_encoder:
+        assert torch.equal(stage1[name], stage2[name]), f"{name} changed"
+    lora = [k for k in stage2 if "lora_B" in k]
+    assert lora and all(stage2[k].abs().sum() > 0 for k in lora)
+
+    parent = results["parent_run"]
+    assert parent["path"] == str(stage_one.resolve())
+    assert len(parent["sha256"]) == 64 and parent["frozen"] is True
+    assert parent["run_info"]["corpus"] == "CREMA-D"
+    assert "source_test" in results["splits"]
+    assert "test1" in results["splits"] and "dev" in results["splits"]
+    # The source test set is relabelled into this run's label set.
+    source = results["splits"]["source_test"]
+    assert len(source["confusion"]) == len(results["label_set"])
+    artifact = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert artifact["run_info"]["parent_run"]["sha256"] == parent["sha256"]
+
+
+def test_mismatched_stage_one_names_both_configurations(
+    stage_one, small_corpora, tiny_encoders, tmp_path
+):
+    narrow = save_tiny_encoder("wavlm", tmp_path / "narrow", hidden_size=32)
+    args = stage_two_args(small_corpora, narrow, stage_one, tmp_path)
+    with pytest.raises(CheckpointMismatchError) as error:
+        run_recipe("MSP-Podcast", *args, *QUICK)
+    message = str(error.value)
+    assert "hidden_size: 64 vs 32" in message
+    assert "stage one:" in message and "this run:" in message
+
+    args = stage_two_args(
+        small_corpora,
+        tiny_encoders["wavlm"],
+        stage_one,
+        tmp_path / "other",
+        "--adapters=[lora]",
+    )
+    with pytest.raises(CheckpointMismatchError, match="bottleneck missing"):
+        run_recipe("MSP-Podcast", *args, *QUICK)
+
+
+def test_stage_two_yamls_name_their_parent():
+    for path in RECIPES.glob("*/hparams/stage2_*.yaml"):
+        text = path.read_text()
+        assert "init_from: !PLACEHOLDER" in text, path
+        assert "label_map:" in text, path
