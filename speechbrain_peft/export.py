@@ -1,0 +1,207 @@
+"""Export a trained run as a small adaptor-only artifact, or with LoRA
+merged into a plain transformers encoder.
+
+Usage::
+
+    python -m speechbrain_peft.export RUN_DIR OUT_DIR [--merge]
+
+Without ``--merge``, ``OUT_DIR`` gets the run's ``adapters.safetensors``
+(the trainable tensors only) and its ``run.json`` plus an ``export`` entry:
+the encoder id and the revision of its weights (SHA-256 of the weight files
+of a local folder, the commit hash of a hub model), the source run and, for
+a stage-two run, its parent run (``run_info["parent_run"]``). The base
+encoder is not copied; loading checks that its weights are the exported
+ones.
+
+With ``--merge``, every LoRA update is folded into its base weight and the
+encoder is written with ``save_pretrained`` (plus its feature-extractor
+config) to ``OUT_DIR/encoder``, which plain
+``transformers.AutoModel.from_pretrained`` loads. What cannot be merged
+(bottleneck adapters, gates, the weighted sum of layers) and the head are
+saved beside it in ``adapters.safetensors``. Both kinds of export load with
+:meth:`speechbrain_peft.inference.EmotionRecognizer.from_run` and with
+``python -m speechbrain_peft.infer``.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from torch import nn
+
+from speechbrain_peft.adapters import merge_lora
+from speechbrain_peft.adapters.inject import BOTTLENECK_ATTR, GATE_ATTR
+from speechbrain_peft.checkpoints import (
+    RUN_CONFIG,
+    RUN_WEIGHTS,
+    read_run_config,
+    save_trainable,
+    trainable_state_dict,
+)
+from speechbrain_peft.encoder import PEFTEncoder
+from speechbrain_peft.inference import (
+    EXPORT_KEY,
+    EmotionRecognizer,
+    encoder_revision,
+)
+
+ENCODER_DIR = "encoder"
+
+
+def _adaptor_free_state(model):
+    """The state dict of a transformers encoder without injected adaptors,
+    i.e. with exactly the parameter names of the plain model."""
+    adaptor_parts = (f".{BOTTLENECK_ATTR}.", f".{GATE_ATTR}.")
+    return {
+        name: tensor
+        for name, tensor in model.state_dict().items()
+        if not any(part in name for part in adaptor_parts)
+    }
+
+
+def _write_merged(recognizer, out_dir, savedir):
+    """Fold LoRA into the encoder of ``recognizer`` and write the merged
+    encoder plus the remaining trainable tensors to ``out_dir``.
+
+    Returns
+    -------
+    config : dict
+        ``run.json`` of the export, without the ``export`` entry.
+    revision : dict
+        The merged encoder's revision (see ``encoder_revision``).
+    """
+    run_encoder = recognizer.encoder
+    if run_encoder.init_kwargs["peft_config"] is not None:
+        raise ValueError(
+            "--merge supports the built-in adaptors only; this run uses a "
+            "peft tuner. Export it without --merge."
+        )
+    model = run_encoder.ssl.model
+    merge_lora(model)
+    encoder_dir = out_dir / ENCODER_DIR
+    model.save_pretrained(encoder_dir, state_dict=_adaptor_free_state(model))
+    run_encoder.ssl.feature_extractor.save_pretrained(encoder_dir)
+
+    # The merged encoder with the adaptors LoRA leaves over, as loading
+    # the export will build it; fine-tuned weights are now in the folder.
+    kwargs = {**run_encoder.init_kwargs}
+    kwargs.update(
+        source=str(encoder_dir),
+        adapters=[a for a in kwargs["adapters"] if a != "lora"],
+        full_finetune=False,
+    )
+    if savedir is not None:
+        kwargs["save_path"] = savedir
+    encoder = PEFTEncoder(**kwargs)
+    modules = nn.ModuleDict({"encoder": encoder, "head": recognizer.head})
+    trained = nn.ModuleDict(
+        {"encoder": run_encoder, "head": recognizer.head}
+    ).state_dict()
+    modules.load_state_dict(
+        {name: trained[name] for name in trainable_state_dict(modules)},
+        strict=False,
+    )
+
+    config = {k: v for k, v in recognizer.config.items() if k != EXPORT_KEY}
+    config["encoder"] = {**encoder.init_kwargs, "source": ENCODER_DIR}
+    config["encoder_config"] = {
+        **encoder.config_summary,
+        "source": ENCODER_DIR,
+    }
+    save_trainable(modules, out_dir / RUN_WEIGHTS, metadata=config)
+    return config, encoder_revision(encoder)
+
+
+def export_run(run_dir, out_dir, merge=False, source=None, savedir=None):
+    """Export the run in ``run_dir`` to the new folder ``out_dir``.
+
+    The run is loaded first (see
+    :meth:`~speechbrain_peft.inference.EmotionRecognizer.from_run`), so a
+    broken or inconsistent run is refused before anything is written.
+
+    Arguments
+    ---------
+    run_dir : str or pathlib.Path
+        A trained run or an unmerged export (a merged export is final).
+    out_dir : str or pathlib.Path
+        Destination; must not exist or be empty.
+    merge : bool
+        Fold LoRA into the encoder and save it with ``save_pretrained``.
+    source, savedir : str, optional
+        As for ``from_run`` (a moved encoder folder, a hub cache).
+
+    Returns
+    -------
+    dict
+        The export's ``run.json``.
+    """
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} is not empty; choose a new folder")
+    if read_run_config(run_dir).get(EXPORT_KEY, {}).get("merged"):
+        raise ValueError(
+            f"{run_dir} is a merged export; export the original run instead"
+        )
+    recognizer = EmotionRecognizer.from_run(
+        run_dir, source=source, savedir=savedir
+    )
+    base = {
+        "id": recognizer.config["encoder"]["source"],
+        "revision": encoder_revision(recognizer.encoder),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if merge:
+        config, revision = _write_merged(recognizer, out_dir, savedir)
+    else:
+        config = {k: v for k, v in recognizer.config.items() if k != EXPORT_KEY}
+        revision = base["revision"]
+        shutil.copyfile(run_dir / RUN_WEIGHTS, out_dir / RUN_WEIGHTS)
+    config[EXPORT_KEY] = {
+        "merged": merge,
+        "encoder_revision": revision,
+        "base_encoder": base,
+        "exported_from": str(run_dir.resolve()),
+        "parent_run": (config.get("run_info") or {}).get("parent_run"),
+    }
+    (out_dir / RUN_CONFIG).write_text(json.dumps(config, indent=2))
+    return config
+
+
+def main(argv=None):
+    """Command line; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        description="Export a trained run: adaptor-only, or LoRA merged "
+        "into a plain transformers encoder (--merge)."
+    )
+    parser.add_argument("run_dir", help="the run's output folder")
+    parser.add_argument("out_dir", help="new folder to write the export to")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="fold LoRA into the encoder and save it with save_pretrained",
+    )
+    parser.add_argument(
+        "--source", help="load the base encoder from this folder instead"
+    )
+    parser.add_argument("--savedir", help="download cache of hub encoders")
+    args = parser.parse_args(argv)
+    try:
+        export_run(
+            args.run_dir, args.out_dir, args.merge, args.source, args.savedir
+        )
+    except (ValueError, OSError) as error:
+        parser.exit(2, f"error: {error}\n")
+    out_dir = Path(args.out_dir)
+    for path in sorted(out_dir.rglob("*")):
+        if path.is_file():
+            size = path.stat().st_size
+            print(f"{size / 1e6:10.3f} MB  {path.relative_to(out_dir)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

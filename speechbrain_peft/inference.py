@@ -1,0 +1,350 @@
+"""Use a trained run on new audio.
+
+:class:`EmotionRecognizer` rebuilds the encoder lobe and the head of a run
+from its ``run.json``, loads the trained tensors from its
+``adapters.safetensors`` (safetensors only, nothing is unpickled), checks
+that the two files belong together, and classifies audio files or batches.
+
+Audio rules are those of training and evaluation, so a run's test files get
+the predictions its evaluation wrote:
+
+* any sample rate and channel count: channels are averaged, the rate is
+  converted to the run's ``sample_rate``;
+* **long files are cropped** to the run's ``max_duration`` seconds (the start
+  is kept), exactly as training and evaluation cropped them; a run without
+  ``max_duration`` uses the whole file;
+* very short files are zero-padded to the encoder's receptive field.
+
+Categorical runs give the most likely label and the probability of every
+class (softmax of the logits); dimensional runs give arousal, valence and
+dominance on the corpus' own rating scale (e.g. 1-5 for IEMOCAP).
+
+Exports written by :mod:`speechbrain_peft.export` load the same way; for
+them the encoder's weights are checked against the hash stored at export.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from speechbrain_peft.checkpoints import (
+    RUN_WEIGHTS,
+    CheckpointMismatchError,
+    load_trainable,
+    read_run_config,
+)
+from speechbrain_peft.dataio import (
+    DIMENSIONS,
+    AudioReader,
+    denormalize_dimensions,
+)
+from speechbrain_peft.encoder import PEFTEncoder
+from speechbrain_peft.heads import EmotionHead
+
+logger = logging.getLogger(__name__)
+
+# Key of ``run.json`` describing an export; never part of the checkpoint.
+EXPORT_KEY = "export"
+# Files holding a transformers model's weights (single or sharded).
+WEIGHT_PREFIXES = ("model", "pytorch_model")
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+def file_sha256(path):
+    """Hex SHA-256 of a file, read in 1 MiB blocks.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "f"
+    >>> _ = path.write_bytes(b"abc")
+    >>> file_sha256(path)[:16]
+    'ba7816bf8f01cfea'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def encoder_revision(encoder):
+    """What identifies the weights of an encoder lobe's base model.
+
+    Arguments
+    ---------
+    encoder : speechbrain_peft.encoder.PEFTEncoder
+        A loaded lobe.
+
+    Returns
+    -------
+    dict
+        ``{"sha256": {file: hash}}`` of the weight files of a local
+        ``save_pretrained`` folder, or ``{"commit": hash}`` of a hub model
+        (None when the hub did not report one).
+    """
+    source = Path(encoder.source)
+    if source.is_dir():
+        weights = sorted(
+            path
+            for path in source.iterdir()
+            if path.name.startswith(WEIGHT_PREFIXES)
+            and path.name.endswith(WEIGHT_SUFFIXES)
+        )
+        return {"sha256": {path.name: file_sha256(path) for path in weights}}
+    config = encoder.ssl.model.config
+    return {"commit": getattr(config, "_commit_hash", None)}
+
+
+def _encoder_source(run_dir, config, source):
+    """Where to load the base encoder from (see ``from_run``)."""
+    if source is not None:
+        return str(source)
+    recorded = config["encoder"]["source"]
+    if config.get(EXPORT_KEY, {}).get("merged"):
+        return str(Path(run_dir) / recorded)
+    if Path(recorded).is_absolute() and not Path(recorded).exists():
+        raise FileNotFoundError(
+            f"The run's encoder folder {recorded} does not exist on this "
+            "machine; pass the folder holding the same model as `source` "
+            "(CLI: --source)"
+        )
+    return recorded
+
+
+def _check_revision(encoder, export):
+    """Refuse base weights other than those recorded at export (a changed
+    hub commit only warns: it may not touch the weights)."""
+    expected = export.get("encoder_revision")
+    if not expected:
+        return
+    found = encoder_revision(encoder)
+    if "sha256" in expected and found.get("sha256") != expected["sha256"]:
+        raise CheckpointMismatchError(
+            f"The encoder at {encoder.source} is not the one these adaptors "
+            f"were exported with.\n  export: {json.dumps(expected)}\n  found: "
+            f"{json.dumps(found)}"
+        )
+    if "commit" in expected and found.get("commit") != expected["commit"]:
+        logger.warning(
+            "Encoder %s is at hub commit %s, exported at %s",
+            encoder.source,
+            found.get("commit"),
+            expected["commit"],
+        )
+
+
+class EmotionRecognizer(nn.Module):
+    """A trained encoder lobe and head, with the run's labels and audio
+    settings, in eval mode.
+
+    Build it with :meth:`from_run`.
+
+    Arguments
+    ---------
+    encoder : speechbrain_peft.encoder.PEFTEncoder
+        The lobe with its trained adaptors.
+    head : speechbrain_peft.heads.EmotionHead
+        The trained head.
+    config : dict
+        The run's ``run.json``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_peft.checkpoints import save_run_artifact
+    >>> from speechbrain_peft.synthetic.encoders import save_tiny_encoder
+    >>> run = Path(tempfile.mkdtemp())
+    >>> encoder = PEFTEncoder(str(save_tiny_encoder("wavlm", run / "enc")))
+    >>> head = EmotionHead(encoder.output_size, 2, hidden_size=8)
+    >>> _ = save_run_artifact(
+    ...     run, encoder, head, task="categorical", label_set=["neu", "ang"],
+    ...     dimension_scale=None, sample_rate=16000, max_duration=10.0,
+    ... )
+    >>> recognizer = EmotionRecognizer.from_run(run)
+    >>> out = recognizer.classify_batch(torch.randn(1, 8000))[0]
+    >>> out["label"] in ("neu", "ang")
+    True
+    >>> round(sum(out["probabilities"].values()), 6)
+    1.0
+    """
+
+    def __init__(self, encoder, head, config):
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        self.config = config
+        self.task = config["task"]
+        self.label_set = config.get("label_set")
+        self.dimension_scale = config.get("dimension_scale")
+        self.read_audio = AudioReader(
+            config["sample_rate"], config.get("max_duration")
+        )
+        self.eval()
+
+    @classmethod
+    def from_run(cls, run_dir, device="cpu", source=None, savedir=None):
+        """Load a run folder (``run.json`` + ``adapters.safetensors``) or an
+        export of one.
+
+        Arguments
+        ---------
+        run_dir : str or pathlib.Path
+            The run's output folder or an export folder.
+        device : str
+            Where to run the model.
+        source : str, optional
+            Load the base encoder from here instead of the recorded hub id or
+            folder (e.g. the encoder folder was moved). It must hold the same
+            model; the adaptor configuration is checked all the same.
+        savedir : str, optional
+            Download cache for a hub encoder (the lobe's default when None).
+
+        Returns
+        -------
+        EmotionRecognizer
+
+        Raises
+        ------
+        speechbrain_peft.checkpoints.CheckpointMismatchError
+            When the folder lacks ``run.json`` or ``adapters.safetensors``,
+            when the latter is not a safetensors file (e.g. a pickle) or was
+            saved for another encoder, adaptor set or head than ``run.json``
+            describes (the message shows both), or when an export's encoder
+            weights are not the exported ones.
+        FileNotFoundError
+            When the run's local encoder folder is gone and no ``source``
+            is given.
+        """
+        run_dir = Path(run_dir)
+        config = read_run_config(run_dir)
+        recorded = config["encoder"]["source"]
+        kwargs = {**config["encoder"]}
+        kwargs["source"] = _encoder_source(run_dir, config, source)
+        if savedir is not None:
+            kwargs["save_path"] = savedir
+        encoder = PEFTEncoder(**kwargs)
+        _check_revision(encoder, config.get(EXPORT_KEY, {}))
+        head = EmotionHead(**config["head"])
+        # What the checkpoint must have been saved with: this run's settings
+        # and the rebuilt modules' configuration. The encoder is named by its
+        # recorded source, so an overridden `source` still matches.
+        expected = {k: v for k, v in config.items() if k != EXPORT_KEY}
+        expected["encoder"] = {**encoder.init_kwargs, "source": recorded}
+        expected["encoder_config"] = {
+            **encoder.config_summary,
+            "source": recorded,
+        }
+        expected["head"] = head.init_kwargs
+        load_trainable(
+            nn.ModuleDict({"encoder": encoder, "head": head}),
+            run_dir / RUN_WEIGHTS,
+            expected_metadata=expected,
+        )
+        return cls(encoder, head, config).to(device)
+
+    @property
+    def device(self):
+        """The device of the model's parameters."""
+        return next(self.head.parameters()).device
+
+    @torch.no_grad()
+    def forward(self, wavs, wav_lens=None):
+        """Raw outputs: logits (categorical) or dimension values on the
+        normalised ``[-1, 1]`` scale (dimensional).
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[batch, samples]`` waveforms at the run's sample rate.
+        wav_lens : torch.Tensor, optional
+            Relative lengths (all 1 when None).
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, outputs]``.
+        """
+        wavs = wavs.to(self.device)
+        if wav_lens is not None:
+            wav_lens = wav_lens.to(self.device)
+        feats, feat_lens = self.encoder(wavs, wav_lens)
+        return self.head(feats, feat_lens)
+
+    def decode(self, outputs):
+        """Per-utterance results from :meth:`forward` outputs.
+
+        Arguments
+        ---------
+        outputs : torch.Tensor
+            ``[batch, outputs]``.
+
+        Returns
+        -------
+        list of dict
+            Categorical: ``{"label": str, "probabilities": {label: p}}``.
+            Dimensional: ``{"arousal": a, "valence": v, "dominance": d}`` on
+            the corpus scale.
+        """
+        outputs = outputs.detach().cpu().double()
+        if self.task == "categorical":
+            probabilities = torch.softmax(outputs, dim=-1).numpy()
+            return [
+                {
+                    "label": self.label_set[int(row.argmax())],
+                    "probabilities": dict(zip(self.label_set, row.tolist())),
+                }
+                for row in probabilities
+            ]
+        values = denormalize_dimensions(
+            outputs.numpy(), np.asarray(self.dimension_scale)
+        )
+        return [dict(zip(DIMENSIONS, row.tolist())) for row in values]
+
+    def classify_batch(self, wavs, wav_lens=None):
+        """Classify a padded batch of waveforms (used as given: no
+        resampling or cropping).
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[batch, samples]`` mono waveforms at the run's sample rate.
+        wav_lens : torch.Tensor, optional
+            Relative lengths in ``(0, 1]`` (all 1 when None).
+
+        Returns
+        -------
+        list of dict
+            See :meth:`decode`.
+        """
+        return self.decode(self(wavs, wav_lens))
+
+    def classify_file(self, path):
+        """Classify one audio file (any rate and channel count; cropped to
+        the run's ``max_duration``).
+
+        Arguments
+        ---------
+        path : str or pathlib.Path
+            Any file soundfile reads (wav, flac, ogg...).
+
+        Returns
+        -------
+        dict
+            See :meth:`decode`.
+
+        Raises
+        ------
+        speechbrain_peft.dataio.ManifestError
+            When the file is missing, not audio, or holds NaN samples.
+        """
+        signal = self.read_audio(str(path))
+        return self.classify_batch(signal.unsqueeze(0))[0]

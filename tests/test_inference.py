@@ -1,0 +1,406 @@
+"""Inference and export: a trained run reloaded in a fresh process gives the
+predictions its evaluation wrote, the CLI reports per-file errors, merged
+exports load with plain transformers, and foreign or pickled checkpoints
+are refused.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import speechbrain as sb
+import torch
+import torchaudio
+from safetensors.torch import load_file
+from transformers import AutoFeatureExtractor, AutoModel
+
+from speechbrain_peft.checkpoints import (
+    RUN_CONFIG,
+    RUN_WEIGHTS,
+    CheckpointMismatchError,
+    save_run_artifact,
+)
+from speechbrain_peft.dataio import denormalize_dimensions
+from speechbrain_peft.encoder import PEFTEncoder
+from speechbrain_peft.export import export_run
+from speechbrain_peft.heads import EmotionHead
+from speechbrain_peft.infer import main as infer_main
+from speechbrain_peft.inference import EmotionRecognizer
+from speechbrain_peft.recipe import load_hparams, train_and_evaluate
+from speechbrain_peft.synthetic.corpora import make_iemocap
+from speechbrain_peft.synthetic.encoders import save_tiny_encoder
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LABELS = ["neu", "hap", "ang", "sad"]
+# Shorter than most synthetic utterances (1-4 s): evaluation crops them,
+# so reproducing its predictions also checks the long-file rule.
+MAX_DURATION = 2.0
+
+
+def write_manifests(utterances, folder):
+    """Sessions 1-3 train, 4 dev, 5 test (4-class, exc merged into hap)."""
+    df = utterances.assign(emo=utterances["label"].replace({"exc": "hap"}))
+    df = df[df["emo"].isin(LABELS)]
+    manifest = pd.DataFrame(
+        {
+            "ID": df["id"],
+            "duration": df["duration"],
+            "wav": df["path"],
+            "spk_id": df["speaker"],
+            "gender": df["gender"],
+            "emo": df["emo"],
+            "arousal": df["arousal"],
+            "valence": df["valence"],
+            "dominance": df["dominance"],
+            "split": "",
+        }
+    )
+    splits = {"train": df["session"] <= 3, "dev": df["session"] == 4}
+    splits["test"] = df["session"] == 5
+    paths = {}
+    for split, rows in splits.items():
+        paths[split] = folder / f"{split}.csv"
+        manifest[rows].to_csv(paths[split], index=False)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, tiny_encoders):
+    """A one-epoch LoRA run on a tiny IEMOCAP: ``(run_dir, test_csv)``."""
+    root = tmp_path_factory.mktemp("inference_run")
+    corpus = make_iemocap(root / "corpus", utts_per_speaker=4, seed=0)
+    manifests = write_manifests(corpus["utterances"], root)
+    hparams = load_hparams(
+        os.path.join(REPO, "recipes/IEMOCAP/hparams/lora.yaml"),
+        {
+            "data_folder": str(root / "corpus"),
+            "encoder_source": str(tiny_encoders["wavlm"]),
+            "adapters": ["lora"],
+            "number_of_epochs": 1,
+            "batch_size": 4,
+            "grad_accumulation_factor": 1,
+            "lr": 0.001,
+            "max_duration": MAX_DURATION,
+            "output_folder": str(root / "run"),
+        },
+    )
+    sb.create_experiment_directory(hparams["output_folder"])
+    train_and_evaluate(
+        hparams, {}, manifests, {"config": "lora", "corpus": "IEMOCAP"}
+    )
+    return root / "run", manifests["test"]
+
+
+@pytest.fixture(scope="module")
+def recognizer(trained_run):
+    """The trained run loaded in this process."""
+    return EmotionRecognizer.from_run(trained_run[0])
+
+
+def softmax(scores):
+    """Softmax of a list of logits, in float64."""
+    scores = np.asarray(scores, dtype=np.float64)
+    exp = np.exp(scores - scores.max())
+    return exp / exp.sum()
+
+
+def randomize_trainables(module, seed=0):
+    """Give every trainable tensor random values (LoRA B starts at zero,
+    which would make merging trivially exact)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in module.parameters():
+            if param.requires_grad:
+                param.copy_(0.1 * torch.randn(param.shape, generator=generator))
+
+
+def make_run(run_dir, source, adapters, task="categorical", seed=0):
+    """A run artifact with random trained tensors (no training)."""
+    encoder = PEFTEncoder(str(source), adapters=adapters)
+    head = EmotionHead(
+        encoder.output_size, len(LABELS) if task == "categorical" else 3
+    )
+    randomize_trainables(torch.nn.ModuleDict({"e": encoder, "h": head}), seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_run_artifact(
+        run_dir,
+        encoder,
+        head,
+        task=task,
+        label_set=LABELS if task == "categorical" else None,
+        dimension_scale=[1.0, 5.0],
+        sample_rate=16000,
+        max_duration=MAX_DURATION,
+        run_info={"config": "+".join(adapters)},
+    )
+    return run_dir
+
+
+def test_fresh_process_reproduces_evaluation_and_cli_errors(
+    trained_run, tmp_path
+):
+    run_dir, test_csv = trained_run
+    stored = [
+        json.loads(line)
+        for line in (run_dir / "predictions_test.jsonl")
+        .read_text()
+        .splitlines()
+        if line
+    ]
+    test = pd.read_csv(test_csv, dtype={"ID": str})
+    wavs = dict(zip(test["ID"], test["wav"]))
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("this is not audio\n")
+    files = [wavs[row["id"]] for row in stored]
+    files += [str(tmp_path / "missing.wav"), str(not_audio)]
+
+    # A fresh interpreter: nothing of the training process is reused.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "speechbrain_peft.infer", str(run_dir), *files],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["file"] for line in lines] == files
+    for row, line in zip(stored, lines):
+        assert "error" not in line, line
+        assert line["label"] == row["prediction"], row["id"]
+        expected = softmax(row["scores"])
+        got = [line["probabilities"][label] for label in LABELS]
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert "missing.wav" in lines[-2]["error"]
+    assert "notes.wav" in lines[-1]["error"]
+    assert set(lines[-1]) == {"file", "error"}
+
+
+def test_cli_exit_status_zero_when_all_files_work(trained_run, capsys):
+    run_dir, test_csv = trained_run
+    wav = pd.read_csv(test_csv)["wav"].iloc[0]
+    assert infer_main([str(run_dir), wav]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["label"] in LABELS
+    with pytest.raises(SystemExit) as exit_info:  # not a run folder
+        infer_main([str(run_dir / "save"), wav])
+    assert exit_info.value.code == 2
+    assert str(run_dir / "save") in capsys.readouterr().err
+
+
+def test_long_files_cropped_any_rate_and_channels(recognizer, tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(int(2.5 * 16000)) / 16000
+    wav = (0.3 * np.sin(2 * np.pi * 180 * t)).astype("float32")
+    wav += 0.01 * rng.standard_normal(wav.size).astype("float32")
+    sf.write(tmp_path / "long.wav", wav, 16000, subtype="FLOAT")
+    cropped = torch.from_numpy(wav[: int(MAX_DURATION * 16000)])
+    from_file = recognizer.classify_file(tmp_path / "long.wav")
+    assert from_file == recognizer.classify_batch(cropped[None])[0]
+    # Whatever follows the first max_duration seconds is ignored.
+    noisy_tail = wav.copy()
+    noisy_tail[int(MAX_DURATION * 16000) :] = 0.5
+    sf.write(tmp_path / "tail.wav", noisy_tail, 16000, subtype="FLOAT")
+    assert recognizer.classify_file(tmp_path / "tail.wav") == from_file
+
+    sf.write(
+        tmp_path / "stereo.wav",
+        np.stack([wav, wav], axis=1),
+        16000,
+        subtype="FLOAT",
+    )
+    assert recognizer.classify_file(tmp_path / "stereo.wav") == from_file
+
+    resampled = torchaudio.functional.resample(
+        torch.from_numpy(wav), 16000, 44100
+    )
+    sf.write(tmp_path / "cd.flac", resampled.numpy(), 44100)
+    cd = recognizer.classify_file(tmp_path / "cd.flac")
+    np.testing.assert_allclose(
+        list(cd["probabilities"].values()),
+        list(from_file["probabilities"].values()),
+        atol=1e-2,
+    )
+
+
+def test_dimensional_on_corpus_scale(tiny_encoders, tmp_path):
+    run_dir = make_run(
+        tmp_path / "run", tiny_encoders["hubert"], ["lora"], "dimensional"
+    )
+    recognizer = EmotionRecognizer.from_run(run_dir)
+    wav = 0.1 * torch.randn(
+        1, 16000, generator=torch.Generator().manual_seed(0)
+    )
+    sf.write(tmp_path / "a.wav", wav[0].numpy(), 16000, subtype="FLOAT")
+    result = recognizer.classify_file(tmp_path / "a.wav")
+    assert list(result) == ["arousal", "valence", "dominance"]
+    raw = recognizer(wav)[0].double().numpy()
+    np.testing.assert_allclose(
+        list(result.values()), denormalize_dimensions(raw, (1.0, 5.0))
+    )
+
+
+def plain_transformers_model(export_dir):
+    """``AutoModel.from_pretrained`` on the merged encoder and our head,
+    without any of our encoder code: ``wav (numpy) -> logits``."""
+    config = json.loads((export_dir / RUN_CONFIG).read_text())
+    model, info = AutoModel.from_pretrained(
+        export_dir / "encoder", output_loading_info=True
+    )
+    assert not any(info.values()), info  # exactly the plain model's keys
+    extractor = AutoFeatureExtractor.from_pretrained(export_dir / "encoder")
+    head = EmotionHead(**config["head"]).eval()
+    tensors = load_file(export_dir / RUN_WEIGHTS)
+    head.load_state_dict(
+        {k[len("head.") :]: v for k, v in tensors.items() if "head." in k}
+    )
+
+    @torch.no_grad()
+    def logits(wav):
+        inputs = extractor(wav, sampling_rate=16000, return_tensors="pt")
+        feats = model.eval()(**inputs).last_hidden_state
+        return head(feats, torch.ones(1))
+
+    return logits
+
+
+def test_merged_export_loads_with_plain_transformers(
+    trained_run, recognizer, tmp_path
+):
+    run_dir, test_csv = trained_run
+    merged = tmp_path / "merged"
+    export_run(run_dir, merged, merge=True)
+    with pytest.raises(ValueError, match="merged export"):
+        export_run(merged, tmp_path / "again")
+    config = json.loads((merged / RUN_CONFIG).read_text())
+    assert config["encoder"]["adapters"] == []
+    assert config["export"]["base_encoder"]["id"] == str(
+        recognizer.config["encoder"]["source"]
+    )
+    plain = plain_transformers_model(merged)
+    from_export = EmotionRecognizer.from_run(merged)
+    for path in pd.read_csv(test_csv)["wav"].iloc[:3]:
+        wav = recognizer.read_audio(path)
+        expected = recognizer(wav[None])
+        torch.testing.assert_close(
+            plain(wav.numpy()), expected, atol=1e-4, rtol=0
+        )
+        torch.testing.assert_close(
+            from_export(wav[None]), expected, atol=1e-4, rtol=0
+        )
+
+
+def test_merge_keeps_non_lora_adaptors(tiny_encoders, wav_batch, tmp_path):
+    adapters = ["lora", "bottleneck", "weighted_sum", "gating"]
+    run_dir = make_run(tmp_path / "run", tiny_encoders["wav2vec2"], adapters)
+    export_run(run_dir, tmp_path / "merged", merge=True)
+    export_run(run_dir, tmp_path / "plain")
+    wav, lens = wav_batch
+    expected = EmotionRecognizer.from_run(run_dir)(wav, lens)
+    merged = EmotionRecognizer.from_run(tmp_path / "merged")
+    assert merged.encoder.adapters == adapters[1:]
+    torch.testing.assert_close(merged(wav, lens), expected, atol=1e-4, rtol=0)
+    plain = EmotionRecognizer.from_run(tmp_path / "plain")
+    torch.testing.assert_close(plain(wav, lens), expected, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "kind, adapters, message",
+    [
+        ("wavlm", ["bottleneck"], '["bottleneck"]'),
+        ("hubert", ["lora"], "hubert"),
+    ],
+    ids=["other_adaptors", "other_encoder"],
+)
+def test_foreign_checkpoint_refused(
+    trained_run, tiny_encoders, tmp_path, kind, adapters, message
+):
+    other = make_run(tmp_path / "other", tiny_encoders[kind], adapters)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    shutil.copy(trained_run[0] / RUN_CONFIG, mixed / RUN_CONFIG)
+    shutil.copy(other / RUN_WEIGHTS, mixed / RUN_WEIGHTS)
+    with pytest.raises(CheckpointMismatchError) as error:
+        EmotionRecognizer.from_run(mixed)
+    text = str(error.value)
+    assert "another configuration" in text and message in text
+    assert "checkpoint:" in text and "this model:" in text
+
+
+class MakeFolder:
+    """Unpickling this runs ``os.mkdir(path)``: a stand-in for code
+    execution hidden in a checkpoint."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+@pytest.mark.parametrize("payload", ["torch_save", "raw_pickle"])
+def test_pickled_checkpoint_refused(trained_run, tmp_path, payload):
+    tampered = tmp_path / "tampered"
+    shutil.copytree(
+        trained_run[0], tampered, ignore=shutil.ignore_patterns("save")
+    )
+    marker = tmp_path / "code_ran"
+    state = {"head.mlp.1.weight": torch.zeros(1), "x": MakeFolder(str(marker))}
+    if payload == "torch_save":
+        torch.save(state, tampered / RUN_WEIGHTS)
+    else:
+        (tampered / RUN_WEIGHTS).write_bytes(pickle.dumps(state))
+    with pytest.raises(CheckpointMismatchError, match="pickled checkpoints"):
+        EmotionRecognizer.from_run(tampered)
+    assert not marker.exists()
+
+
+def test_moved_encoder_and_export_revision(tiny_encoders, tmp_path):
+    encoder_dir = shutil.copytree(tiny_encoders["wavlm"], tmp_path / "enc")
+    run_dir = make_run(tmp_path / "run", encoder_dir, ["lora", "gating"])
+    export_run(run_dir, tmp_path / "export")
+    moved = encoder_dir.rename(tmp_path / "moved")
+    with pytest.raises(FileNotFoundError, match="--source"):
+        EmotionRecognizer.from_run(tmp_path / "export")
+    EmotionRecognizer.from_run(tmp_path / "export", source=moved)
+    # Same architecture, other weights: the adaptors do not belong to it.
+    retrained = save_tiny_encoder("wavlm", tmp_path / "other", seed=1)
+    with pytest.raises(CheckpointMismatchError, match="not the one"):
+        EmotionRecognizer.from_run(tmp_path / "export", source=retrained)
+    # A training run records no revision: a moved folder just loads.
+    EmotionRecognizer.from_run(run_dir, source=moved)
+
+
+def test_lora_only_base_size_artifact_under_3mb(tmp_path):
+    base = save_tiny_encoder(
+        "wavlm",
+        tmp_path / "base",
+        hidden_size=768,
+        num_layers=12,
+        intermediate_size=3072,
+        num_attention_heads=12,
+    )
+    try:
+        run_dir = make_run(tmp_path / "run", base, ["lora"])
+        export_run(run_dir, tmp_path / "export")
+    finally:
+        shutil.rmtree(base)  # 350 MB of random weights
+    files = sorted((tmp_path / "export").iterdir())
+    assert [f.name for f in files] == [RUN_WEIGHTS, RUN_CONFIG]
+    # 12 layers x q, k, v x r (768 + 768) + the head, in float32.
+    n_params = 12 * 3 * 8 * (768 + 768) + (768 * 256 + 256 + 256 * 4 + 4)
+    weights = (tmp_path / "export" / RUN_WEIGHTS).stat().st_size
+    assert 4 * n_params < weights < 4 * n_params + 20_000
+    assert sum(f.stat().st_size for f in files) < 3_000_000
