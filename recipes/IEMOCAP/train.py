@@ -23,7 +23,6 @@ from speechbrain.utils.distributed import run_on_main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from data_prep.iemocap_prepare import prepare_iemocap  # noqa: E402
-
 from speechbrain_peft.recipe import (  # noqa: E402
     start_experiment,
     train_and_evaluate,
