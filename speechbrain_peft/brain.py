@@ -1,6 +1,12 @@
 """The one ``EmotionBrain`` used by every recipe: categorical or dimensional
 emotion from a PEFT encoder lobe and a pooling head.
 
+Beyond SpeechBrain's ``Brain`` it makes long runs survivable: a non-finite
+loss skips its optimizer step (and too many in a row stop the run, pointing
+at the learning rate), resuming falls back to an older checkpoint when the
+newest cannot be loaded, and multi-process (DDP) training keeps the
+effective batch of the single-process run.
+
 Authors
  * speechbrain-peft-ser developers 2026
 """
@@ -11,6 +17,11 @@ from pathlib import Path
 
 import speechbrain as sb
 import torch
+from speechbrain.dataio.dataloader import SaveableDataLoader
+from speechbrain.utils.distributed import (
+    if_main_process,
+    is_distributed_initialized,
+)
 
 from speechbrain_peft.losses import ccc_loss, mse_loss
 from speechbrain_peft.metrics import EmotionMetrics
@@ -20,6 +31,99 @@ logger = logging.getLogger(__name__)
 
 # The dev metric that selects the best checkpoint, per task.
 SELECTION_KEY = {"categorical": "UA", "dimensional": "CCC_mean"}
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss stayed NaN or infinite for too many batches in a row."""
+
+
+def per_process_accumulation(factor, world_size):
+    """The gradient accumulation factor of each of ``world_size`` processes
+    that keeps the effective batch of a single process accumulating
+    ``factor`` batches: every process contributes one batch per
+    accumulation step, so the factor is divided by the world size.
+
+    Arguments
+    ---------
+    factor : int
+        ``grad_accumulation_factor`` of the single-process run.
+    world_size : int
+        Number of data-parallel processes.
+
+    Returns
+    -------
+    int
+
+    Example
+    -------
+    >>> per_process_accumulation(4, 2)
+    2
+    >>> per_process_accumulation(1, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: grad_accumulation_factor=1 is not divisible by the 2 ...
+    """
+    if factor % world_size:
+        raise ValueError(
+            f"grad_accumulation_factor={factor} is not divisible by the "
+            f"{world_size} processes, so the effective batch (batch_size x "
+            f"{factor}) of a single-process run cannot be kept. Use a "
+            f"multiple of {world_size} (e.g. --grad_accumulation_factor="
+            f"{world_size * max(1, factor // world_size)}) or another "
+            "number of processes."
+        )
+    return factor // world_size
+
+
+def recover_with_fallback(checkpointer, max_key=None, min_key=None):
+    """Load the checkpoint SpeechBrain would pick (the newest, or the best by
+    ``max_key`` / ``min_key``); when it cannot be loaded (a file truncated
+    by a crash or a full disk), warn and try the next one in that order.
+
+    Arguments
+    ---------
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer
+        Holds the recoverables.
+    max_key, min_key : str, optional
+        As in ``Checkpointer.recover_if_possible``.
+
+    Returns
+    -------
+    Checkpoint or None
+        The loaded checkpoint; None when there is none.
+
+    Raises
+    ------
+    Exception
+        The first candidate's error, when no checkpoint can be loaded.
+    """
+    candidates = checkpointer.find_checkpoints(max_key=max_key, min_key=min_key)
+    if not candidates:
+        logger.info("No checkpoint in %s yet", checkpointer.checkpoints_dir)
+        return None
+    first_error = None
+    for index, checkpoint in enumerate(candidates):
+        try:
+            checkpointer.load_checkpoint(checkpoint)
+            return checkpoint
+        except Exception as error:  # any reader can fail on a broken file
+            first_error = first_error or error
+            following = candidates[index + 1 : index + 2]
+            logger.warning(
+                "Cannot load checkpoint %s (%s: %s); %s",
+                checkpoint.path,
+                type(error).__name__,
+                error,
+                f"falling back to the next one, {following[0].path}"
+                if following
+                else "no other checkpoint is left",
+            )
+            # A mid-epoch checkpoint may have set the train loader's resume
+            # position before failing; an end-of-epoch one does not reset it.
+            for recoverable in checkpointer.recoverables.values():
+                if isinstance(recoverable, SaveableDataLoader):
+                    recoverable._speechbrain_recovery_skip_to = None
+    raise first_error
 
 
 class EmotionBrain(sb.Brain):
@@ -37,10 +141,47 @@ class EmotionBrain(sb.Brain):
     or dev mean CCC (dimensional) plus the latest one for resuming. Each
     :meth:`evaluate` stores its split's metrics and per-utterance
     predictions for :meth:`write_results`.
+
+    Reliability rules (SpeechBrain run options, settable in the YAML or on
+    the command line):
+
+    * a NaN or infinite training loss skips the optimizer step of its
+      accumulation window (parameters and optimizer state stay unchanged)
+      and is counted (``train_skipped_steps`` in ``history.json``); more than
+      ``nonfinite_patience`` such batches *in a row* (3 by default) stop the
+      run with :class:`NonFiniteLossError`, which points at the learning
+      rate. Under DDP the processes agree on every skip.
+    * resuming (``fit``) and evaluating load the newest (best) checkpoint,
+      falling back to the previous one with a warning when it is unreadable
+      (see :func:`recover_with_fallback`); ``ckpt_interval_minutes`` or
+      ``ckpt_interval_steps`` add intra-epoch checkpoints.
+    * under DDP (``torchrun``) with W processes, each process accumulates
+      ``grad_accumulation_factor / W`` batches, so an optimizer step still
+      sees ``batch_size * grad_accumulation_factor`` utterances.
     """
 
     label_names = None
     sampler = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.nonfinite_streak = 0
+        self.skipped_steps = 0
+        self.window_is_finite = True
+        if is_distributed_initialized():
+            world_size = torch.distributed.get_world_size()
+            factor = per_process_accumulation(
+                self.grad_accumulation_factor, world_size
+            )
+            logger.info(
+                "%d processes: grad_accumulation_factor %d -> %d per process "
+                "(an optimizer step still sees batch_size x %d utterances)",
+                world_size,
+                self.grad_accumulation_factor,
+                factor,
+                self.grad_accumulation_factor,
+            )
+            self.grad_accumulation_factor = factor
 
     @property
     def selection_key(self):
@@ -68,9 +209,77 @@ class EmotionBrain(sb.Brain):
             self.metrics.append(batch.id, predictions.detach(), targets)
         return loss
 
+    def on_fit_start(self):
+        """SpeechBrain's start of ``fit`` (compile, DDP wrapping, optimizer),
+        resuming with :func:`recover_with_fallback`."""
+        self._compile()
+        self._wrap_distributed()
+        self.init_optimizers()
+        if self.checkpointer is not None:
+            recover_with_fallback(self.checkpointer)
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Load the best checkpoint, falling back when it is unreadable."""
+        if self.checkpointer is not None:
+            recover_with_fallback(self.checkpointer, max_key, min_key)
+
+    def check_loss_isfinite(self, loss):
+        """Count a non-finite loss and mark its accumulation window to be
+        skipped; stop after more than ``nonfinite_patience`` in a row.
+
+        SpeechBrain's version counts per epoch, not in a row, and the step
+        still runs on NaN gradients; here :meth:`optimizers_step` skips it.
+        """
+        finite = bool(torch.isfinite(loss))
+        if is_distributed_initialized():
+            # Every process must skip the same steps, or their parameters
+            # (and collective calls) drift apart.
+            flag = torch.tensor(float(not finite), device=self.device)
+            torch.distributed.all_reduce(flag)
+            finite = flag.item() == 0
+        if finite:
+            self.nonfinite_streak = 0
+            return
+        self.window_is_finite = False
+        self.nonfinite_streak += 1
+        self.skipped_steps += 1
+        lr = self.optimizer.param_groups[0]["lr"]
+        if self.nonfinite_streak > self.nonfinite_patience:
+            raise NonFiniteLossError(
+                f"The training loss was NaN or infinite for "
+                f"{self.nonfinite_streak} batches in a row (nonfinite_patience"
+                f"={self.nonfinite_patience}); stopping. The learning rate is "
+                f"the usual cause: lower `lr` (now {lr:.2e}, e.g. "
+                f"--lr={lr / 10:.1e}) and keep gradient clipping on "
+                f"(max_grad_norm, now {self.max_grad_norm}). Then check the "
+                "data (a file of extreme values); torch.autograd."
+                "detect_anomaly() around fit() finds the first bad operation."
+            )
+        logger.warning(
+            "Non-finite training loss at epoch step %d: its optimizer step is "
+            "skipped (%d in a row, patience %d; lr %.2e)",
+            self.step,
+            self.nonfinite_streak,
+            self.nonfinite_patience,
+            lr,
+        )
+
+    def optimizers_step(self):
+        """SpeechBrain's step, unless a loss of this accumulation window was
+        non-finite: then its gradients are dropped and nothing is updated."""
+        if self.window_is_finite:
+            super().optimizers_step()
+        else:
+            self.zero_grad(set_to_none=True)
+        self.window_is_finite = True
+
     def on_stage_start(self, stage, epoch=None):
         """Fresh metric accumulators; log the padding of this epoch."""
         self.metrics = EmotionMetrics(self.hparams.task, self.label_names)
+        if stage == sb.Stage.TRAIN:
+            self.skipped_steps = 0
+            # Gradients of an unfinished window are dropped at epoch end.
+            self.window_is_finite = True
         if stage == sb.Stage.TRAIN and self.sampler is not None:
             self.sampler.set_epoch(epoch)
             logger.info(
@@ -83,6 +292,12 @@ class EmotionBrain(sb.Brain):
         """Log, anneal, checkpoint (dev) or record results (test)."""
         if stage == sb.Stage.TRAIN:
             self.train_loss = stage_loss
+            if self.skipped_steps:
+                logger.warning(
+                    "Epoch %s: %d batch(es) with a non-finite loss skipped",
+                    epoch,
+                    self.skipped_steps,
+                )
             return
         stats = {"loss": stage_loss, **self.metrics.summarize()}
         scalars = {k: v for k, v in stats.items() if k not in ("confusion",)}
@@ -106,6 +321,9 @@ class EmotionBrain(sb.Brain):
             }
 
     def _record_history(self, epoch, lr, scalars):
+        # Every DDP process validates; one writes.
+        if not if_main_process():
+            return
         # Keyed by epoch so that a resumed run overwrites, never duplicates.
         path = Path(self.hparams.output_folder) / "history.json"
         history = json.loads(path.read_text()) if path.exists() else {}
@@ -113,6 +331,7 @@ class EmotionBrain(sb.Brain):
             "epoch": epoch,
             "lr": lr,
             "train_loss": self.train_loss,
+            "train_skipped_steps": self.skipped_steps,
             **{f"valid_{k}": v for k, v in scalars.items() if k != "n"},
         }
         path.write_text(json.dumps(history, indent=2))
@@ -145,9 +364,11 @@ class EmotionBrain(sb.Brain):
             The content of ``results.json``.
         """
         out = Path(self.hparams.output_folder)
-        encoder = self.modules.encoder
+        # Under DDP the modules are wrapped; the lobes are inside.
+        encoder = getattr(self.modules.encoder, "module", self.modules.encoder)
+        head = getattr(self.modules.head, "module", self.modules.head)
         counts = encoder.parameter_counts()
-        head_params = sum(p.numel() for p in self.modules.head.parameters())
+        head_params = sum(p.numel() for p in head.parameters())
         results = {
             **run_info,
             "task": self.hparams.task,

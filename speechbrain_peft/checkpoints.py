@@ -10,8 +10,10 @@ Authors
 import hashlib
 import json
 import os
+import random
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
@@ -199,31 +201,52 @@ def save_run_artifact(run_dir, encoder, head, **run_config):
 
 @register_checkpoint_hooks
 class RandomState:
-    """Makes torch's global random state part of a checkpoint, so that a
-    resumed run draws the same dropout masks as an uninterrupted one.
+    """Makes the global random state of torch, numpy and ``random`` part of
+    a checkpoint, so that a resumed run draws the same dropout masks and
+    the same time masks (transformers draws those with numpy) as an
+    uninterrupted one.
 
     Example
     -------
-    >>> import tempfile
+    >>> import random, tempfile
     >>> state = RandomState()
     >>> path = Path(tempfile.mkdtemp()) / "rng.ckpt"
     >>> state.save(path)
-    >>> first = torch.rand(1)
+    >>> first = torch.rand(1), np.random.rand(), random.random()
     >>> state.load(path)
-    >>> torch.equal(torch.rand(1), first)
+    >>> second = torch.rand(1), np.random.rand(), random.random()
+    >>> torch.equal(first[0], second[0]) and first[1:] == second[1:]
     True
     """
 
     @mark_as_saver
     def save(self, path):
-        """Store the CPU random generator state."""
-        torch.save(torch.get_rng_state(), path)
+        """Store the three generators' states (plain tensors and numbers,
+        so that loading needs no unpickling)."""
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        version, internal, gauss_next = random.getstate()
+        torch.save(
+            {
+                "torch": torch.get_rng_state(),
+                "numpy": [kind, torch.from_numpy(keys.astype(np.int64))]
+                + [pos, has_gauss, gauss],
+                "random": [version, list(internal), gauss_next],
+            },
+            path,
+        )
 
     @mark_as_loader
     def load(self, path, end_of_epoch=False):
-        """Restore the CPU random generator state."""
+        """Restore the three generators' states."""
         del end_of_epoch  # the state is restored as it was saved either way
-        torch.set_rng_state(torch.load(path, weights_only=True))
+        state = torch.load(path, weights_only=True)
+        torch.set_rng_state(state["torch"])
+        kind, keys, pos, has_gauss, gauss = state["numpy"]
+        np.random.set_state(
+            (kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss)
+        )
+        version, internal, gauss_next = state["random"]
+        random.setstate((version, tuple(internal), gauss_next))
 
 
 # Adaptor settings that must agree between a stage-one run and the stage-two

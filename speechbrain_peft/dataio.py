@@ -30,6 +30,9 @@ DIMENSION_SCALES = {"IEMOCAP": (1.0, 5.0), "MSP-Podcast": (1.0, 7.0)}
 # The encoders' front-end receptive field (25 ms at 16 kHz): shorter audio
 # yields no frame at all, so it is zero-padded up to this length.
 MIN_SAMPLES = 400
+# Seconds a file may fall short of its manifest duration (which the data prep
+# read from the same header, rounded to 1 ms) before it counts as truncated.
+DURATION_TOLERANCE = 0.05
 
 
 class ManifestError(ValueError):
@@ -74,8 +77,9 @@ def read_manifest(
     label_set : list of str, optional
         Allowed ``emo`` codes for a categorical task.
     check_audio : bool
-        Read every audio header (cheap) so that a missing, empty or
-        truncated file fails now, not hours into training.
+        Check every audio file (header and last sample: cheap) so that a
+        missing, empty or truncated file fails now, not hours into training
+        (see :func:`check_audio_files`).
     data_root : str, optional
         Replaces ``$data_root`` in ``wav`` (SpeechBrain's convention, which
         keeps manifests valid when the corpus moves).
@@ -123,16 +127,77 @@ def read_manifest(
     return df
 
 
-def check_audio_files(df, csv_path):
-    """Raise one :class:`ManifestError` naming every unreadable audio file."""
-    problems = []
-    for wav in df["wav"]:
+def audio_file_problem(path, duration=None):
+    """Why ``path`` cannot be trained on, or None when it looks fine.
+
+    Nothing is decoded but the last sample: a missing or 0-byte file, an
+    unreadable header, a header without samples, a compressed file cut short
+    (its last sample cannot be read) and a file shorter than ``duration``
+    (a WAV cut short: libsndfile counts the samples actually present) are
+    all found.
+
+    Arguments
+    ---------
+    path : str
+        Audio file.
+    duration : float, optional
+        Its duration in the manifest, in seconds.
+
+    Returns
+    -------
+    str or None
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a.wav"
+    >>> sf.write(path, np.zeros(1600, dtype="float32"), 16000)
+    >>> print(audio_file_problem(str(path), duration=0.1))
+    None
+    >>> audio_file_problem(str(path), duration=2.0)
+    '0.10 s of audio, the manifest says 2.00 s: truncated or replaced ...'
+    >>> _ = path.write_bytes(b"")
+    >>> audio_file_problem(str(path))
+    'empty file (0 bytes)'
+    """
+    if not Path(path).is_file():
+        return "file not found"
+    if Path(path).stat().st_size == 0:
+        return "empty file (0 bytes)"
+    try:
+        audio = sf.SoundFile(path)
+    except Exception as error:  # soundfile raises several types
+        return f"unreadable header ({error})"
+    with audio:
+        if audio.frames == 0:
+            return "no audio samples (header only)"
         try:
-            info = sf.info(wav)
-            if info.frames == 0:
-                problems.append(f"{wav}: no audio samples")
-        except Exception as error:  # soundfile raises several types
-            problems.append(f"{wav}: {error}")
+            audio.seek(audio.frames - 1)
+            complete = len(audio.read(1)) == 1
+        except Exception:  # e.g. a FLAC decoder losing sync
+            complete = False
+        if not complete:
+            return (
+                f"truncated: the header promises {audio.frames} samples but "
+                "the last cannot be read"
+            )
+        actual = audio.frames / audio.samplerate
+    if duration is not None and actual < duration - DURATION_TOLERANCE:
+        return (
+            f"{actual:.2f} s of audio, the manifest says {duration:.2f} s: "
+            "truncated or replaced since the data prep"
+        )
+    return None
+
+
+def check_audio_files(df, csv_path):
+    """Raise one :class:`ManifestError` naming every audio file of the
+    manifest that :func:`audio_file_problem` rejects."""
+    problems = []
+    for wav, duration in zip(df["wav"], df["duration"]):
+        problem = audio_file_problem(wav, float(duration))
+        if problem:
+            problems.append(f"{wav}: {problem}")
     if problems:
         raise ManifestError(
             f"Manifest {csv_path}: {len(problems)} audio file(s) cannot be "
@@ -144,10 +209,13 @@ def check_audio_files(df, csv_path):
 class AudioReader:
     """Read a file as mono float32 at ``sample_rate``, cropped to
     ``max_duration`` seconds (the start is kept; None keeps everything)
-    and zero-padded to :data:`MIN_SAMPLES`.
+    and zero-padded to :data:`MIN_SAMPLES` (the encoders' receptive field,
+    so even a few samples give one frame rather than a crash).
 
-    Stereo is averaged to mono and other rates are resampled, each logged
-    once per kind; NaN or infinite samples are an error naming the file.
+    Stereo is averaged to mono, other rates are resampled and long files
+    cropped, each logged once per kind; NaN or infinite samples are an error
+    naming the file. Silent and clipped audio pass unchanged (the encoder's
+    normalisation copes with zero variance).
 
     Arguments
     ---------
@@ -186,6 +254,18 @@ class AudioReader:
                 f"{path} contains NaN or infinite samples; re-encode or "
                 "remove it"
             )
+        if self.max_duration is not None:
+            # Cropped before resampling: no work on audio thrown away.
+            keep = int(round(self.max_duration * rate))
+            if signal.numel() > keep:
+                self._warn_once(
+                    "crop",
+                    "Cropping audio longer than max_duration = %s s to its "
+                    "start (logged once; first: %s)",
+                    self.max_duration,
+                    path,
+                )
+                signal = signal[:keep]
         if rate != self.sample_rate:
             self._warn_once(
                 rate,
@@ -197,8 +277,6 @@ class AudioReader:
             signal = torchaudio.functional.resample(
                 signal, rate, self.sample_rate
             )
-        if self.max_duration is not None:
-            signal = signal[: int(self.max_duration * self.sample_rate)]
         if signal.numel() < MIN_SAMPLES:
             signal = torch.nn.functional.pad(
                 signal, (0, MIN_SAMPLES - signal.numel())

@@ -289,6 +289,13 @@ class PEFTEncoder(nn.Module):
             else None
         )
         self.encoder_trains = any(p.requires_grad for p in model.parameters())
+        cnn = model.feature_extractor
+        if not any(p.requires_grad for p in cnn.parameters()):
+            # Frozen weights are not enough: in train mode transformers marks
+            # the waveform as requiring grad (for gradient checkpointing)
+            # unless this flag is cleared, and then backpropagates through
+            # the whole CNN on every step for nothing.
+            cnn._freeze_parameters()
         # What this lobe saves, even if stage two later freezes some of it.
         self.adaptor_names = frozenset(
             name for name, p in self.named_parameters() if p.requires_grad

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import speechbrain as sb
+import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_peft.brain import EmotionBrain
@@ -186,7 +187,13 @@ def train_and_evaluate(hparams, run_opts, manifests, run_info):
         hparams["batch_size"],
         seed=hparams["seed"],
     )
-    loader = {"num_workers": hparams.get("num_workers", 0)}
+    loader = {
+        "num_workers": hparams.get("num_workers", 0),
+        # Every loader iterator draws a worker base seed; drawn from its own
+        # generator it leaves the global one (dropout, time masks) alone, so
+        # a run resumed mid-epoch draws the masks of an uninterrupted one.
+        "generator": torch.Generator().manual_seed(hparams["seed"]),
+    }
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],

@@ -306,6 +306,35 @@ def test_padded_batch_pools_like_the_lone_utterance(tiny_encoders, adapters):
     torch.testing.assert_close(together[1:], alone, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "adapters", [["lora"], ["gating"], ["bottleneck"]], ids=str
+)
+def test_backward_stops_at_the_lowest_adapted_layer(
+    tiny_encoders, wav_batch, adapters
+):
+    """No graph is built below the adaptors: neither through the frozen CNN
+    (transformers marks the waveform as requiring grad in train mode unless
+    told otherwise) nor through frozen layers under the adapted ones."""
+    enc = PEFTEncoder(
+        str(tiny_encoders["wavlm"]), adapters=adapters, adapter_layers=[1]
+    ).train()
+    model = enc.ssl.model
+    needs_grad = {}
+
+    def record(name):
+        def hook(module, args, output):
+            first = output[0] if isinstance(output, tuple) else output
+            needs_grad[name] = first.requires_grad
+
+        return hook
+
+    model.feature_extractor.register_forward_hook(record("cnn"))
+    for index, layer in enumerate(model.encoder.layers):
+        layer.register_forward_hook(record(f"layer{index}"))
+    enc(*wav_batch)[0].sum().backward()
+    assert needs_grad == {"cnn": False, "layer0": False, "layer1": True}
+
+
 def test_layerdrop_is_off_by_default(tiny_encoders, wav_batch):
     """Pitfall 3: hub configs enable LayerDrop, which breaks a weighted sum."""
     source = str(tiny_encoders["wav2vec2"])
