@@ -162,6 +162,7 @@ class EmotionBrain(sb.Brain):
 
     label_names = None
     sampler = None
+    feature_cache = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -192,7 +193,10 @@ class EmotionBrain(sb.Brain):
         """Encoder features pooled by the head into logits or dimensions."""
         batch = batch.to(self.device)
         wavs, lens = batch.sig
-        feats, feat_lens = self.modules.encoder(wavs, lens)
+        if self.feature_cache is not None:
+            feats, feat_lens = self.feature_cache(batch.wav, wavs, lens)
+        else:
+            feats, feat_lens = self.modules.encoder(wavs, lens)
         return self.modules.head(feats, feat_lens)
 
     def compute_objectives(self, predictions, batch, stage):
@@ -290,6 +294,12 @@ class EmotionBrain(sb.Brain):
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Log, anneal, checkpoint (dev) or record results (test)."""
+        if self.feature_cache is not None:
+            logger.info(
+                "Feature cache: %d utterances encoded, %d read so far",
+                self.feature_cache.computed,
+                self.feature_cache.read,
+            )
         if stage == sb.Stage.TRAIN:
             self.train_loss = stage_loss
             if self.skipped_steps:

@@ -387,7 +387,9 @@ def create_datasets(
         dataset.add_dynamic_item(
             torch.as_tensor, takes="target", provides="target_tensor"
         )
-        dataset.set_output_keys(["id", "sig", "duration", "target_tensor"])
+        dataset.set_output_keys(
+            ["id", "wav", "sig", "duration", "target_tensor"]
+        )
         datasets[split] = dataset
         logger.info("%s: %d utterances from %s", split, len(df), csv_path)
     return datasets

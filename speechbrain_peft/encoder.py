@@ -357,6 +357,26 @@ class PEFTEncoder(nn.Module):
         feat_lens : torch.Tensor
             Relative lengths of the valid frames.
         """
+        hidden, feat_lens = self.hidden_states(wav, wav_lens)
+        return self.combine(hidden), feat_lens
+
+    def hidden_states(self, wav, wav_lens=None):
+        """The encoder outputs this lobe uses, before any adaptor outside
+        the encoder: what a feature cache may store.
+
+        Arguments
+        ---------
+        wav, wav_lens : torch.Tensor
+            As in :meth:`forward`.
+
+        Returns
+        -------
+        hidden : torch.Tensor
+            ``[layers, batch, frames, dim]``: all ``L + 1`` hidden states
+            with a weighted sum, else only the last one.
+        feat_lens : torch.Tensor
+            Relative lengths of the valid frames.
+        """
         if wav_lens is None:
             wav_lens = torch.ones(wav.shape[0], device=wav.device)
         mask = valid_sample_mask(wav, wav_lens)
@@ -383,13 +403,20 @@ class PEFTEncoder(nn.Module):
                     f"encoder returned {len(out.hidden_states or ())}: "
                     "LayerDrop skips layers in training; set layerdrop: 0"
                 )
-            feats = self.weighted_sum(torch.stack(out.hidden_states))
+            hidden = torch.stack(out.hidden_states)
         else:
-            feats = out.last_hidden_state
+            hidden = out.last_hidden_state.unsqueeze(0)
         n_frames = self.ssl.model._get_feat_extract_output_lengths(
             mask.sum(dim=1)
         )
-        return feats, n_frames.to(feats.dtype) / feats.shape[1]
+        return hidden, n_frames.to(hidden.dtype) / hidden.shape[2]
+
+    def combine(self, hidden):
+        """Features from :meth:`hidden_states`: their weighted sum, or the
+        last layer."""
+        if self.weighted_sum is not None:
+            return self.weighted_sum(hidden)
+        return hidden[-1]
 
     @mark_as_saver
     def _save(self, path):

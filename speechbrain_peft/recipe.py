@@ -27,6 +27,7 @@ from speechbrain_peft.dataio import (
     durations_of,
     make_label_encoder,
 )
+from speechbrain_peft.feature_cache import FeatureCache
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def load_hparams(hparams_file, overrides):
     >>> load_hparams(path, {})
     Traceback (most recent call last):
     ...
-    ValueError: ... data_folder ... --data_folder ...
+    ValueError: ...['data_folder'] must be set...--data_folder ...
     """
     text = Path(hparams_file).read_text()
     try:
@@ -182,6 +183,19 @@ def train_and_evaluate(hparams, run_opts, manifests, run_info):
         checkpointer=hparams["checkpointer"],
     )
     brain.label_names = label_names
+    if hparams.get("cache_features"):
+        if sb.utils.distributed.is_distributed_initialized():
+            raise ValueError(
+                "cache_features runs in a single process; drop it or run "
+                "without torchrun"
+            )
+        brain.feature_cache = FeatureCache(
+            hparams["feature_cache_folder"],
+            encoder,
+            hparams.get("cache_dtype", "float32"),
+            sample_rate=hparams["sample_rate"],
+            max_duration=hparams.get("max_duration"),
+        )
     brain.sampler = DurationBucketSampler(
         durations_of(datasets["train"]),
         hparams["batch_size"],

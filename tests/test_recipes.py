@@ -25,7 +25,7 @@ from recipe_runs import (
 
 from speechbrain_peft.checkpoints import CheckpointMismatchError
 from speechbrain_peft.recipe import load_hparams
-from speechbrain_peft.synthetic.corpora import make_iemocap
+from speechbrain_peft.synthetic.corpora import make_crema_d, make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 
 CORPORA = ("IEMOCAP", "MSP-Podcast", "CREMA-D")
@@ -112,7 +112,7 @@ def test_crema_d_refuses_dimensional(small_corpora, tiny_encoders, tmp_path):
 
 
 LEARN = [
-    "--number_of_epochs=6",
+    "--number_of_epochs=10",
     "--batch_size=8",
     "--grad_accumulation_factor=1",
     "--lr=0.003",
@@ -126,16 +126,31 @@ def learning_encoder(tmp_path_factory):
     return save_tiny_encoder("wavlm", tmp_path_factory.mktemp("wavlm"))
 
 
+@pytest.fixture(scope="session")
+def learnable_crema_d(tmp_path_factory):
+    """A synthetic CREMA-D with enough actors (40: 32 train, 4 dev, 4 test)
+    that what is learnt must carry over to unseen speakers (1,120 clips)."""
+    root = tmp_path_factory.mktemp("crema40") / "CREMA-D"
+    return make_crema_d(root, n_actors=40, sentences=("IEO", "DFA", "TIE"))[
+        "root"
+    ]
+
+
 @pytest.mark.parametrize("yaml", ["lora.yaml", "combo.yaml"])
 def test_configs_learn_well_above_chance(
-    yaml, learnable_iemocap, learning_encoder, tmp_path
+    yaml, learnable_crema_d, learning_encoder, tmp_path
 ):
-    """4 balanced-ish classes: chance UA is 0.25."""
+    """6 balanced classes: chance UA is 1/6 = 0.167. Measured with this
+    seed: lora dev 0.356 / test 0.421, combo dev 0.375 / test 0.431 (a
+    random-init encoder is a poor feature extractor; a linear probe on its
+    frozen features stays near 0.5 on such data). Dev selects the
+    checkpoint, so test (4 unseen actors, 224 clips) is the unbiased one."""
     args = recipe_args(
-        "IEMOCAP", yaml, learnable_iemocap, learning_encoder, tmp_path
+        "CREMA-D", yaml, learnable_crema_d, learning_encoder, tmp_path
     )
-    results = run_recipe("IEMOCAP", *args, *LEARN)
-    assert results["splits"]["dev"]["UA"] >= 0.40, results["splits"]["dev"]
+    results = run_recipe("CREMA-D", *args, *LEARN)
+    dev, test = results["splits"]["dev"], results["splits"]["test"]
+    assert dev["UA"] >= 0.30 and test["UA"] >= 0.33, (dev, test)
 
 
 def test_dimensional_run_learns_positive_ccc(

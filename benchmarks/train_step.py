@@ -1,0 +1,435 @@
+"""Training-step time and peak memory of each PEFT configuration against
+full fine-tuning, on a base-size encoder (768 x 12, random init) on CPU.
+
+One training step is: encoder forward + :class:`EmotionHead` + cross-entropy,
+backward, ``AdamW.step()`` over the trainable parameters and
+``zero_grad(set_to_none=True)`` (no gradient clipping, no data loading).
+
+* **Time**: every configuration is built in this one process and the steps
+  are interleaved round-robin (the start of the rotation moves every round),
+  so a load change on the machine hits all of them alike; the median over
+  the measured rounds (after warm-up) is reported, and ratios are taken to
+  full fine-tuning in the same run.
+* **Memory**: each configuration runs a few steps again in a fresh process
+  (``multiprocessing`` spawn). Reported: peak resident memory during the
+  training steps (``VmHWM`` of ``/proc/self/status``, reset with
+  ``/proc/self/clear_refs`` once the model is built) minus the resident
+  memory of the child before the model was built (after imports and input
+  creation). It therefore counts weights, gradients, optimizer state and
+  activations. Where the peak cannot be reset, ``ru_maxrss`` is used
+  (then model loading is included too; the table says so).
+
+Usage::
+
+    python benchmarks/train_step.py --steps 10 --warmup 2 \\
+        --out benchmarks/RESULTS.md
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import argparse
+import concurrent.futures
+import ctypes
+import gc
+import itertools
+import logging
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    SAMPLE_RATE,
+    machine_info,
+    machine_lines,
+    markdown_table,
+    median,
+    save_base_encoder,
+    spread,
+    write_section,
+)
+
+from speechbrain_peft.encoder import PEFTEncoder  # noqa: E402
+from speechbrain_peft.heads import EmotionHead  # noqa: E402
+
+COMBO = ["lora", "bottleneck", "weighted_sum", "gating"]
+
+#: ``key: (table name, PEFTEncoder keyword arguments)``.
+CONFIGS = {
+    "full": ("full fine-tuning", {"full_finetune": True}),
+    "frozen": ("frozen (head only)", {"adapters": []}),
+    "ws": ("weighted sum", {"adapters": ["weighted_sum"]}),
+    "lora": ("LoRA (q,k,v, r=8)", {"adapters": ["lora"]}),
+    "bottleneck": ("bottleneck (64)", {"adapters": ["bottleneck"]}),
+    "gating": ("gating", {"adapters": ["gating"]}),
+    "combo": ("combo (LoRA+BA+WS+WG)", {"adapters": COMBO}),
+}
+
+N_CLASSES = 4
+
+
+def make_batch(batch_size, seconds, seed=0):
+    """Random waveforms (all full length), relative lengths and labels."""
+    generator = torch.Generator().manual_seed(seed)
+    n_samples = int(seconds * SAMPLE_RATE)
+    wav = torch.randn(batch_size, n_samples, generator=generator)
+    lens = torch.ones(batch_size)
+    labels = torch.randint(0, N_CLASSES, (batch_size,), generator=generator)
+    return wav, lens, labels
+
+
+class Runner:
+    """One configuration: encoder lobe, head and optimizer.
+
+    Arguments
+    ---------
+    model_path : str
+        Local ``save_pretrained`` folder of the encoder.
+    spec : dict
+        :class:`PEFTEncoder` keyword arguments.
+    save_path : str
+        Cache folder for the SpeechBrain wrapper.
+    seed : int
+        Seed of the adaptor and head initialisation.
+    lr : float
+        AdamW learning rate.
+    """
+
+    def __init__(self, model_path, spec, save_path, seed=0, lr=1e-4):
+        torch.manual_seed(seed)
+        self.encoder = PEFTEncoder(
+            str(model_path), save_path=save_path, layerdrop=0.0, **spec
+        )
+        self.head = EmotionHead(self.encoder.output_size, N_CLASSES)
+        self.encoder.train()
+        self.head.train()
+        self.params = [
+            p
+            for p in itertools.chain(
+                self.encoder.parameters(), self.head.parameters()
+            )
+            if p.requires_grad
+        ]
+        self.optimizer = torch.optim.AdamW(self.params, lr=lr)
+
+    def counts(self):
+        """``(trainable, total)`` parameters of encoder lobe plus head."""
+        total = sum(
+            p.numel()
+            for p in itertools.chain(
+                self.encoder.parameters(), self.head.parameters()
+            )
+        )
+        return sum(p.numel() for p in self.params), total
+
+    def step(self, wav, lens, labels):
+        """One training step; returns the loss."""
+        with torch.profiler.record_function("step/forward"):
+            feats, feat_lens = self.encoder(wav, lens)
+            loss = F.cross_entropy(self.head(feats, feat_lens), labels)
+        with torch.profiler.record_function("step/backward"):
+            loss.backward()
+        with torch.profiler.record_function("step/optimizer"):
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+        return loss.detach()
+
+
+def _rss_kb(field="VmRSS"):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _reset_peak_rss():
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _trim():
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def memory_child(model_path, spec, save_path, batch, seconds, threads, steps):
+    """Peak memory of ``steps`` training steps, run in a fresh process.
+
+    Returns
+    -------
+    dict
+        ``peak_mb`` (peak during training minus the resident memory before
+        the model was built), ``model_mb`` (resident memory added by
+        building the model), ``method``.
+    """
+    torch.set_num_threads(threads)
+    logging.disable(logging.WARNING)
+    wav, lens, labels = make_batch(batch, seconds)
+    _trim()
+    before = _rss_kb()
+    runner = Runner(model_path, spec, save_path)
+    with torch.no_grad():  # page in lazily loaded (mmap) weights
+        for param in runner.encoder.parameters():
+            param.sum()
+    _trim()
+    loaded = _rss_kb()
+    reset = _reset_peak_rss()
+    for _ in range(steps):
+        runner.step(wav, lens, labels)
+    if reset:
+        peak, method = _rss_kb("VmHWM"), "VmHWM"
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        method = "ru_maxrss (includes model loading)"
+    return {
+        "peak_mb": (peak - before) / 1024,
+        "model_mb": (loaded - before) / 1024,
+        "method": method,
+    }
+
+
+def measure_memory(keys, model_path, save_path, args):
+    """Run :func:`memory_child` for each configuration, one fresh process
+    per configuration, one after the other."""
+    context = multiprocessing.get_context("spawn")
+    results = {}
+    for key in keys:
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=1, mp_context=context
+        ) as pool:
+            results[key] = pool.submit(
+                memory_child,
+                str(model_path),
+                CONFIGS[key][1],
+                save_path,
+                args.batch_size,
+                args.seconds,
+                args.threads,
+                args.memory_steps,
+            ).result()
+        print(
+            f"  memory {key}: peak {results[key]['peak_mb']:.0f} MB",
+            flush=True,
+        )
+    return results
+
+
+def measure_time(runners, batch, warmup, steps):
+    """Interleaved step times per configuration: wall-clock seconds and
+    process CPU seconds (all threads; less sensitive to other processes
+    competing for the cores)."""
+    keys = list(runners)
+    times = {key: [] for key in keys}
+    cpu_times = {key: [] for key in keys}
+    for round_index in range(warmup + steps):
+        shift = round_index % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            runners[key].step(*batch)
+            elapsed = time.perf_counter() - start
+            elapsed_cpu = time.process_time() - start_cpu
+            if round_index >= warmup:
+                times[key].append(elapsed)
+                cpu_times[key].append(elapsed_cpu)
+        print(
+            f"  round {round_index + 1}/{warmup + steps}"
+            + (" (warm-up)" if round_index < warmup else ""),
+            flush=True,
+        )
+    return times, cpu_times
+
+
+def profile(runner, batch, row_limit):
+    """Profile one step with ``torch.profiler`` (CPU) and return the table
+    of operators sorted by total CPU time."""
+    runner.step(*batch)
+    with torch.profiler.profile(
+        activities=[torch.profiler.ProfilerActivity.CPU]
+    ) as prof:
+        runner.step(*batch)
+    return prof.key_averages().table(
+        sort_by="cpu_time_total", row_limit=row_limit
+    )
+
+
+def report(keys, counts, times, cpu_times, memory, info, args, load_after):
+    """The markdown section with the results table."""
+    full_time = median(times["full"]) if "full" in times else None
+    full_cpu = median(cpu_times["full"]) if "full" in cpu_times else None
+    full_mem = memory["full"]["peak_mb"] if "full" in memory else None
+    rows = []
+    for key in keys:
+        trainable, total = counts[key]
+        step = median(times[key])
+        cpu = median(cpu_times[key])
+        peak = memory.get(key, {}).get("peak_mb")
+        rows.append(
+            [
+                CONFIGS[key][0],
+                f"{trainable:,}",
+                f"{100 * trainable / total:.3f}",
+                f"{step:.3f}",
+                f"{spread(times[key]):.0f}",
+                f"{step / full_time:.2f}" if full_time else "n/a",
+                f"{cpu:.2f}",
+                f"{cpu / full_cpu:.2f}" if full_cpu else "n/a",
+                f"{peak:.0f}" if peak is not None else "n/a",
+                f"{peak / full_mem:.2f}" if full_mem and peak else "n/a",
+            ]
+        )
+    table = markdown_table(
+        [
+            "config",
+            "trainable params",
+            "% trainable",
+            "median step s",
+            "IQR %",
+            "time / full FT",
+            "median CPU s",
+            "CPU / full FT",
+            "peak MB",
+            "memory / full FT",
+        ],
+        rows,
+    )
+    method = next(iter(memory.values()))["method"] if memory else "n/a"
+    model_mb = ", ".join(
+        f"{key} {memory[key]['model_mb']:.0f}" for key in keys if key in memory
+    )
+    title = f"## Training step ({args.encoder}, base size)"
+    lines = [
+        title,
+        "",
+        *machine_lines(info, load_after),
+        f"- Command: `python benchmarks/train_step.py "
+        f"{' '.join(args.argv)}`".replace("  ", " "),
+        f"- Encoder: {args.encoder}, 768 x 12 layers, random init from "
+        "the transformers default config; CNN front-end frozen in every "
+        "configuration",
+        f"- Batch: {args.batch_size} x {args.seconds:g} s of 16 kHz audio; "
+        f"{args.warmup} warm-up + {args.steps} measured steps per "
+        "configuration, interleaved round-robin in one process",
+        "- Step: forward (encoder + head + cross-entropy), backward, AdamW "
+        "step, zero_grad; trainable params include the head "
+        f"({counts['frozen'][0] if 'frozen' in counts else 'n/a'} "
+        "for the bare head)",
+        f"- Memory: fresh spawned process per configuration, "
+        f"{args.memory_steps} steps; peak RSS during the steps ({method}) "
+        "minus RSS before building the model, so weights + gradients + "
+        "optimizer state + activations. Weights alone (RSS added by "
+        f"building, MB): {model_mb}",
+        "- IQR %: inter-quartile range of the step times over the median; "
+        "CPU s: process CPU time of the step (both threads), a cross-check "
+        "that is less sensitive to other processes on the machine",
+        "",
+        table,
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv):
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--encoder", choices=["wavlm", "hubert", "wav2vec2"], default="wavlm"
+    )
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--memory-steps", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count(), help="torch threads"
+    )
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        choices=list(CONFIGS),
+        default=list(CONFIGS),
+        help="configurations to run (full is always added)",
+    )
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument(
+        "--profile",
+        nargs="*",
+        choices=list(CONFIGS),
+        default=[],
+        help="print a torch.profiler table of one step of these configs",
+    )
+    parser.add_argument("--profile-rows", type=int, default=30)
+    parser.add_argument(
+        "--model-dir",
+        default=None,
+        help="where to save/reuse the random-init encoder (temp by default)",
+    )
+    parser.add_argument("--out", default=None, help="results markdown file")
+    args = parser.parse_args(argv)
+    args.argv = list(argv)
+    if "full" not in args.configs:
+        args.configs = ["full"] + list(args.configs)
+    return args
+
+
+def main(argv=None):
+    """Run the benchmark and print (and optionally record) the table."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    logging.disable(logging.WARNING)
+    info = machine_info()
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(args.model_dir or Path(tmp) / args.encoder)
+        print(f"Saving/loading the base {args.encoder} in {model_dir}")
+        model_path = save_base_encoder(args.encoder, model_dir)
+        save_path = str(Path(tmp) / "cache")
+        keys = list(dict.fromkeys(args.configs))
+
+        memory = {}
+        if not args.no_memory:
+            print("Peak memory, one fresh process per configuration")
+            memory = measure_memory(keys, model_path, save_path, args)
+
+        print("Building every configuration in this process")
+        runners = {
+            key: Runner(model_path, CONFIGS[key][1], save_path) for key in keys
+        }
+        counts = {key: runner.counts() for key, runner in runners.items()}
+        batch = make_batch(args.batch_size, args.seconds)
+        print(f"Timing {args.warmup} + {args.steps} interleaved rounds")
+        times, cpu_times = measure_time(runners, batch, args.warmup, args.steps)
+        load_after = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+        for key in args.profile:
+            print(f"\n### torch.profiler, one step of {CONFIGS[key][0]}\n")
+            print(profile(runners[key], batch, args.profile_rows))
+
+    section = report(
+        keys, counts, times, cpu_times, memory, info, args, load_after
+    )
+    print()
+    print(section)
+    if args.out:
+        name = f"train_step:{args.encoder}"
+        write_section(args.out, name, section)
+        print(f"\nWritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
