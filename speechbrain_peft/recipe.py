@@ -102,6 +102,8 @@ def start_experiment(recipe_file, argv=None):
     run_opts : dict
     """
     hparams_file, run_opts, overrides = parse_arguments(recipe_file, argv)
+    # Under torchrun: join the process group (a no-op in a single process).
+    sb.utils.distributed.ddp_init_group(run_opts)
     hparams = load_hparams(hparams_file, overrides)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],

@@ -1,0 +1,86 @@
+"""Multi-process data-parallel training with torchrun (gloo, CPU), as the
+README documents it, on the tiny setup.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import yaml
+from recipe_runs import REPO, recipe_args, run_recipe
+
+from speechbrain_peft.dataio import DurationBucketSampler
+
+ARGS = [
+    "--number_of_epochs=1",
+    "--batch_size=2",
+    "--grad_accumulation_factor=2",
+    "--noprogressbar",
+]
+
+
+def _brain_state(run):
+    """The Brain's counters (``optimizer_step`` counts over the run) in the
+    run's newest checkpoint."""
+    checkpoints = sorted((run / "save").glob("CKPT+*"))
+    return yaml.safe_load((checkpoints[-1] / "brain.ckpt").read_text())
+
+
+def test_torchrun_keeps_the_effective_batch_of_one_process(
+    small_corpora, tiny_encoders, tmp_path
+):
+    """Combo (every adaptor kind, a partly frozen model) on two processes:
+    each accumulates half as many batches, so an optimizer step still sees
+    batch_size x 2 utterances and the epoch makes the same number of
+    optimizer steps as one process (the distributed sampler pads the batch
+    list to an even count, hence the rounding up)."""
+    data, encoder = small_corpora["IEMOCAP"], tiny_encoders["wavlm"]
+    single = tmp_path / "single"
+    run_recipe(
+        "IEMOCAP",
+        *recipe_args("IEMOCAP", "combo.yaml", data, encoder, single),
+        *ARGS,
+    )
+    ddp = tmp_path / "ddp"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "recipes/IEMOCAP/train.py",
+            "hparams/combo.yaml",
+            *recipe_args("IEMOCAP", "combo.yaml", data, encoder, ddp)[1:],
+            *ARGS,
+            "--distributed_backend=gloo",
+            "--device=cpu",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+    log = (ddp / "run" / "log.txt").read_text()
+    assert "2 processes: grad_accumulation_factor 2 -> 1 per process" in log
+    train = pd.read_csv(single / "manifests" / "fold1" / "train.csv")
+    n_batches = len(DurationBucketSampler(list(train["duration"]), 2))
+    one, two = _brain_state(single / "run"), _brain_state(ddp / "run")
+    assert one["optimizer_step"] == n_batches // 2
+    assert two["optimizer_step"] == math.ceil(n_batches / 2)
+
+    results = json.loads((ddp / "run" / "results.json").read_text())
+    reference = json.loads((single / "run" / "results.json").read_text())
+    assert results["params"] == reference["params"]
+    # Every process evaluates the whole set; the main one writes results.
+    for split, metrics in reference["splits"].items():
+        assert results["splits"][split]["n"] == metrics["n"], split
