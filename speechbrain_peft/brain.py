@@ -126,6 +126,35 @@ def recover_with_fallback(checkpointer, max_key=None, min_key=None):
     raise first_error
 
 
+def save_split_outputs(out, split, evaluated, label_names, title):
+    """Write one evaluated split's ``predictions_<split>.jsonl`` and, for a
+    categorical task (``label_names`` given), ``confusion_<split>.png``.
+
+    Arguments
+    ---------
+    out : pathlib.Path
+        The run (or evaluation) folder.
+    split : str
+        Split name.
+    evaluated : dict
+        ``stats`` (the metrics summary) and ``predictions`` (per utterance).
+    label_names : list of str or None
+        Class names; None for a dimensional task.
+    title : str
+        Plot title.
+    """
+    with open(out / f"predictions_{split}.jsonl", "w") as handle:
+        for row in evaluated["predictions"]:
+            handle.write(json.dumps(row) + "\n")
+    if label_names is not None:
+        plot_confusion(
+            evaluated["stats"]["confusion"],
+            label_names,
+            out / f"confusion_{split}.png",
+            title=title,
+        )
+
+
 class EmotionBrain(sb.Brain):
     """Trains ``modules.encoder`` (a
     :class:`~speechbrain_peft.encoder.PEFTEncoder`) and ``modules.head`` (an
@@ -398,16 +427,13 @@ class EmotionBrain(sb.Brain):
         }
         for split, evaluated in self.evaluated.items():
             results["splits"][split] = evaluated["stats"]
-            with open(out / f"predictions_{split}.jsonl", "w") as handle:
-                for row in evaluated["predictions"]:
-                    handle.write(json.dumps(row) + "\n")
-            if self.hparams.task == "categorical":
-                plot_confusion(
-                    evaluated["stats"]["confusion"],
-                    self.label_names,
-                    out / f"confusion_{split}.png",
-                    title=f"{run_info.get('config', '')} {split}",
-                )
+            save_split_outputs(
+                out,
+                split,
+                evaluated,
+                self.label_names,
+                title=f"{run_info.get('config', '')} {split}",
+            )
         history_path = out / "history.json"
         if history_path.exists():
             history = json.loads(history_path.read_text())

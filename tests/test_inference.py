@@ -8,6 +8,7 @@ Authors
 """
 
 import json
+import logging
 import os
 import pickle
 import shutil
@@ -24,6 +25,7 @@ import torchaudio
 from safetensors.torch import load_file
 from transformers import AutoFeatureExtractor, AutoModel
 
+from data_prep.crema_d_prepare import prepare_crema_d
 from speechbrain_peft.checkpoints import (
     RUN_CONFIG,
     RUN_WEIGHTS,
@@ -32,6 +34,7 @@ from speechbrain_peft.checkpoints import (
 )
 from speechbrain_peft.dataio import denormalize_dimensions
 from speechbrain_peft.encoder import PEFTEncoder
+from speechbrain_peft.evaluate import evaluate_run
 from speechbrain_peft.export import export_run
 from speechbrain_peft.heads import EmotionHead
 from speechbrain_peft.infer import main as infer_main
@@ -404,3 +407,42 @@ def test_lora_only_base_size_artifact_under_3mb(tmp_path):
     weights = (tmp_path / "export" / RUN_WEIGHTS).stat().st_size
     assert 4 * n_params < weights < 4 * n_params + 20_000
     assert sum(f.stat().st_size for f in files) < 3_000_000
+
+
+def test_evaluate_reproduces_the_run_and_maps_another_corpus(
+    trained_run, small_corpora, tmp_path, caplog
+):
+    """Cross-corpus evaluation: on the run's own test manifest it gives the
+    run's own test metrics; on CREMA-D, the classes the run does not know
+    (dis, fea) are left out and counted in the log."""
+    run_dir, test_csv = trained_run
+    own = evaluate_run(run_dir, {"test": test_csv}, tmp_path / "own")
+    reference = json.loads((run_dir / "results.json").read_text())
+    for key in ("WA", "UA", "macro_F1", "confusion", "n"):
+        assert own["splits"]["test"][key] == reference["splits"]["test"][key]
+    assert json.loads((tmp_path / "own" / "results.json").read_text()) == own
+
+    prepare_crema_d(small_corpora["CREMA-D"], tmp_path / "crema")
+    crema_test = str(tmp_path / "crema" / "test.csv")
+    manifest = pd.read_csv(crema_test)
+    with caplog.at_level(logging.INFO):
+        other = evaluate_run(
+            run_dir,
+            {"test": crema_test},
+            tmp_path / "cross",
+            corpus="CREMA-D",
+            data_root=small_corpora["CREMA-D"],
+        )
+    kept = manifest["emo"].isin(["neu", "hap", "ang", "sad"])
+    assert other["splits"]["test"]["n"] == kept.sum() > 0
+    assert other["trained_on"] == "IEMOCAP" and other["corpus"] == "CREMA-D"
+    left_out = f"{(~kept).sum()} utterance(s) with unmapped labels left out"
+    assert any(left_out in r.getMessage() for r in caplog.records)
+    assert (tmp_path / "cross" / "confusion_test.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="not labels of the run"):
+        evaluate_run(
+            run_dir,
+            {"test": crema_test},
+            tmp_path / "bad",
+            label_map={"dis": "disgust"},
+        )
