@@ -47,11 +47,11 @@ def make_assets(out):
     return corpora, save_tiny_encoder("wavlm", out / "encoder")
 
 
-def run(corpus, config, corpora, encoder, out, *extra):
+def run(corpus, config, corpora, encoder, out, *extra, name=None):
     """Run one recipe exactly as a user would, from the repository root;
-    return its output folder."""
+    return its output folder (``results/<corpus>/<name or config>``)."""
     folder = ACTED.get(corpus, corpus)
-    run_dir = out / "results" / corpus / config
+    run_dir = out / "results" / corpus / (name or config)
     command = [
         sys.executable,
         f"recipes/{corpus}/train.py",
@@ -69,36 +69,43 @@ def run(corpus, config, corpora, encoder, out, *extra):
     return run_dir
 
 
-def mean_ua(results, prefix):
-    """Mean UA over the splits named ``<prefix>*`` (e.g. test1, test2)."""
+def score_of(results):
+    """The headline metric of a run: UA, or mean CCC (dimensional)."""
+    return "UA" if results["task"] == "categorical" else "CCC_mean"
+
+
+def mean_score(results, prefix):
+    """Mean headline metric over the splits named ``<prefix>*`` (e.g. test1,
+    test2)."""
+    key = score_of(results)
     values = [
-        stats["UA"]
+        stats[key]
         for split, stats in results["splits"].items()
         if split.startswith(prefix)
     ]
     return sum(values) / len(values)
 
 
-def summary_table(runs):
-    """Markdown: each run's size, acted (source) and natural (target) UA,
-    and the gain of stage two over training on the target alone."""
-    target_only = mean_ua(runs["MSP-Podcast combo (target only)"], "test")
+def summary_table(runs, target_only):
+    """Markdown: each run's size, acted (source) and natural (target) UA or
+    mean CCC, and the gain of stage two over training on the target alone
+    (``target_only``: ``{task: results}``)."""
     lines = [
-        "| run | trainable params | source UA (acted test) "
-        "| target UA (MSP-Podcast tests) | gain over target only |",
-        "|---|---:|---:|---:|---:|",
+        "| run | trainable params | metric | source (acted test) "
+        "| target (MSP-Podcast tests) | gain over target only |",
+        "|---|---:|---|---:|---:|---:|",
     ]
     for name, results in runs.items():
         natural = results["corpus"] == "MSP-Podcast"
         source = (
-            mean_ua(results, "source_test")
+            mean_score(results, "source_test")
             if "source_test" in results["splits"]
-            else (None if natural else mean_ua(results, "test"))
+            else (None if natural else mean_score(results, "test"))
         )
-        target = mean_ua(results, "test") if natural else None
+        target = mean_score(results, "test") if natural else None
         gain = (
-            target - target_only
-            if "parent_run" in results and target is not None
+            target - mean_score(target_only[results["task"]], "test")
+            if "parent_run" in results
             else None
         )
         cells = [
@@ -106,7 +113,11 @@ def summary_table(runs):
             for v in (source, target, gain)
         ]
         params = f"{results['params']['trainable']:,}"
-        lines.append(f"| {name} | {params} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {name} | {params} | {score_of(results)} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -119,36 +130,56 @@ def main(argv=None):
     out = args.out.resolve()
     start = time.time()
     corpora, encoder = make_assets(out)
-    iemocap = run("IEMOCAP", "combo", corpora, encoder, out)
-    crema_d = run("CREMA-D", "combo", corpora, encoder, out)
-    target_only = run("MSP-Podcast", "combo", corpora, encoder, out)
-    from_crema_d = run(
-        "MSP-Podcast",
-        "stage2_from_crema_d",
-        corpora,
-        encoder,
-        out,
-        f"--init_from={crema_d}",
-    )
-    from_iemocap = run(
-        "MSP-Podcast",
-        "stage2_from_iemocap",
-        corpora,
-        encoder,
-        out,
-        f"--init_from={iemocap}",
-    )
+    dim = "--task=dimensional"
+    runs = {
+        "IEMOCAP combo (stage one)": run(
+            "IEMOCAP", "combo", corpora, encoder, out
+        ),
+        "CREMA-D combo (stage one)": run(
+            "CREMA-D", "combo", corpora, encoder, out
+        ),
+        "MSP-Podcast combo (target only)": run(
+            "MSP-Podcast", "combo", corpora, encoder, out
+        ),
+        "IEMOCAP combo, dimensional (stage one)": run(
+            "IEMOCAP", "combo", corpora, encoder, out, dim, name="combo_dim"
+        ),
+        "MSP-Podcast combo, dimensional (target only)": run(
+            "MSP-Podcast", "combo", corpora, encoder, out, dim, name="combo_dim"
+        ),
+    }
+    stage_two = {
+        "CREMA-D -> MSP-Podcast (stage two)": (
+            "stage2_from_crema_d",
+            "CREMA-D combo (stage one)",
+        ),
+        "IEMOCAP -> MSP-Podcast (stage two)": (
+            "stage2_from_iemocap",
+            "IEMOCAP combo (stage one)",
+        ),
+        "IEMOCAP -> MSP-Podcast, dimensional (stage two)": (
+            "stage2_from_iemocap_dim",
+            "IEMOCAP combo, dimensional (stage one)",
+        ),
+    }
+    for name, (config, parent) in stage_two.items():
+        runs[name] = run(
+            "MSP-Podcast",
+            config,
+            corpora,
+            encoder,
+            out,
+            f"--init_from={runs[parent]}",
+        )
     runs = {
         name: json.loads((path / "results.json").read_text())
-        for name, path in [
-            ("IEMOCAP combo (stage one)", iemocap),
-            ("CREMA-D combo (stage one)", crema_d),
-            ("MSP-Podcast combo (target only)", target_only),
-            ("CREMA-D -> MSP-Podcast (stage two)", from_crema_d),
-            ("IEMOCAP -> MSP-Podcast (stage two)", from_iemocap),
-        ]
+        for name, path in runs.items()
     }
-    table = summary_table(runs)
+    target_only = {
+        "categorical": runs["MSP-Podcast combo (target only)"],
+        "dimensional": runs["MSP-Podcast combo, dimensional (target only)"],
+    }
+    table = summary_table(runs, target_only)
     (out / "results.md").write_text(table + "\n")
     print(table)
     print(f"\nWall time: {time.time() - start:.0f} s. Per-run results.json,")
