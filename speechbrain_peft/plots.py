@@ -104,7 +104,8 @@ def plot_training_curves(history, path, title=None):
 
     Every numeric key except ``epoch`` is plotted: keys containing ``loss``
     on a first axis, metrics on a second one and, if present, the learning
-    rate (``lr`` or ``learning_rate``, a different scale) on a third one.
+    rate (``lr`` or ``learning_rate``, a different scale) and step counts
+    (keys ending in ``_steps``, e.g. skipped non-finite steps) on their own.
     Epochs missing a key (e.g. validation every other epoch) are skipped for
     that curve.
 
@@ -150,13 +151,16 @@ def plot_training_curves(history, path, title=None):
         raise ValueError("history has no numeric values to plot")
     losses = [key for key in keys if "loss" in key.lower()]
     rates = [key for key in keys if key.lower() in LEARNING_RATE_KEYS]
-    metrics = [key for key in keys if key not in losses + rates]
+    # Step counts (e.g. train_skipped_steps) are not on a metric's scale.
+    counts = [key for key in keys if key.endswith("_steps")]
+    metrics = [key for key in keys if key not in losses + rates + counts]
     panels = [
         (group, label)
         for group, label in (
             (losses, "loss"),
             (metrics, "metric"),
             (rates, "learning rate"),
+            (counts, "steps"),
         )
         if group
     ]
