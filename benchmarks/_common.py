@@ -122,10 +122,6 @@ def machine_info():
         pass
     import transformers
 
-    try:
-        load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    except OSError:
-        load = "n/a"
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"
@@ -136,8 +132,16 @@ def machine_info():
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "python": platform.python_version(),
-        "load_average": load,
+        "load_average": load_average(),
     }
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages as text ("n/a" if unknown)."""
+    try:
+        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 def machine_lines(info, load_after=None):
@@ -237,3 +241,22 @@ def write_section(path, name, text):
         content = content.rstrip() + "\n\n" + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(content)
+
+
+def add_encoder_arguments(parser):
+    """``--encoder`` (the family of the base-size model) and ``--threads``,
+    shared by the benchmarks that run an encoder."""
+    parser.add_argument("--encoder", choices=sorted(KINDS), default="wavlm")
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count(), help="torch threads"
+    )
+
+
+def publish(section, out, name):
+    """Print a results section and, when ``out`` is given, write it into
+    that results file under ``name`` (see :func:`write_section`)."""
+    print()
+    print(section)
+    if out:
+        write_section(out, name, section)
+        print(f"\nWritten to {out}")

@@ -21,7 +21,6 @@ Authors
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -35,12 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     SAMPLE_RATE,
+    add_encoder_arguments,
+    load_average,
     machine_info,
     machine_lines,
     markdown_table,
     median,
+    publish,
     save_base_encoder,
-    write_section,
 )
 
 from speechbrain_peft.encoder import PEFTEncoder  # noqa: E402
@@ -82,14 +83,11 @@ def run_epoch(encoder, head, optimizer, cache, batches):
 def parse_args(argv):
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--encoder", choices=["wavlm", "hubert", "wav2vec2"], default="wavlm"
-    )
+    add_encoder_arguments(parser)
     parser.add_argument("--utterances", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--out", default=None, help="results markdown file")
     args = parser.parse_args(argv)
     args.argv = list(argv)
@@ -158,7 +156,7 @@ def main(argv=None):
                     f"{size / 2**20:.0f}",
                 ]
             )
-        load_after = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+        load_after = load_average()
 
     table = markdown_table(
         [
@@ -187,11 +185,7 @@ def main(argv=None):
             table,
         ]
     )
-    print()
-    print(section)
-    if args.out:
-        write_section(args.out, f"feature_cache:{args.encoder}", section)
-        print(f"\nWritten to {args.out}")
+    publish(section, args.out, f"feature_cache:{args.encoder}")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from _common import (  # noqa: E402
     machine_info,
     machine_lines,
     markdown_table,
-    write_section,
+    publish,
 )
 
 from data_prep.iemocap_prepare import prepare_iemocap  # noqa: E402
@@ -87,10 +87,7 @@ def main(argv=None):
             markdown_table(["run", "wall s"], rows),
         ]
     )
-    print(section)
-    if args.out:
-        write_section(args.out, "data_prep:iemocap", section)
-        print(f"\nWritten to {args.out}")
+    publish(section, args.out, "data_prep:iemocap")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ Authors
 import argparse
 import copy
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -36,13 +35,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     SAMPLE_RATE,
+    add_encoder_arguments,
+    load_average,
     machine_info,
     machine_lines,
     markdown_table,
     median,
+    publish,
     save_base_encoder,
     spread,
-    write_section,
 )
 
 from speechbrain_peft.adapters import LoRALinear, merge_lora  # noqa: E402
@@ -197,9 +198,7 @@ def report(wall, cpu, shapes, checks, n_merged, info, args, load_after):
 def parse_args(argv):
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--encoder", choices=["wavlm", "hubert", "wav2vec2"], default="wavlm"
-    )
+    add_encoder_arguments(parser)
     parser.add_argument(
         "--shapes",
         nargs="+",
@@ -209,9 +208,6 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=int, default=12)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--lora-rank", type=int, default=8)
-    parser.add_argument(
-        "--threads", type=int, default=os.cpu_count(), help="torch threads"
-    )
     parser.add_argument(
         "--model-dir",
         default=None,
@@ -249,15 +245,11 @@ def main(argv=None):
     checks = check_outputs(encoders, *first)
     print(f"Timing {args.warmup} + {args.repeats} interleaved rounds")
     wall, cpu = measure(encoders, inputs, args.warmup, args.repeats)
-    load_after = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    load_after = load_average()
     section = report(
         wall, cpu, list(inputs), checks, n_merged, info, args, load_after
     )
-    print()
-    print(section)
-    if args.out:
-        write_section(args.out, f"inference:{args.encoder}", section)
-        print(f"\nWritten to {args.out}")
+    publish(section, args.out, f"inference:{args.encoder}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from _common import (  # noqa: E402
     machine_info,
     machine_lines,
     markdown_table,
-    write_section,
+    publish,
 )
 
 from speechbrain_peft.dataio import DurationBucketSampler  # noqa: E402
@@ -110,10 +110,7 @@ def main(argv=None):
             table,
         ]
     )
-    print(section)
-    if args.out:
-        write_section(args.out, "padding", section)
-        print(f"\nWritten to {args.out}")
+    publish(section, args.out, "padding")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ import gc
 import itertools
 import logging
 import multiprocessing
-import os
 import resource
 import sys
 import tempfile
@@ -49,13 +48,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     SAMPLE_RATE,
+    add_encoder_arguments,
+    load_average,
     machine_info,
     machine_lines,
     markdown_table,
     median,
+    publish,
     save_base_encoder,
     spread,
-    write_section,
 )
 
 from speechbrain_peft.encoder import PEFTEncoder  # noqa: E402
@@ -347,17 +348,12 @@ def report(keys, counts, times, cpu_times, memory, info, args, load_after):
 def parse_args(argv):
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--encoder", choices=["wavlm", "hubert", "wav2vec2"], default="wavlm"
-    )
+    add_encoder_arguments(parser)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--memory-steps", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument(
-        "--threads", type=int, default=os.cpu_count(), help="torch threads"
-    )
     parser.add_argument(
         "--configs",
         nargs="+",
@@ -414,7 +410,7 @@ def main(argv=None):
         batch = make_batch(args.batch_size, args.seconds)
         print(f"Timing {args.warmup} + {args.steps} interleaved rounds")
         times, cpu_times = measure_time(runners, batch, args.warmup, args.steps)
-        load_after = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+        load_after = load_average()
 
         for key in args.profile:
             print(f"\n### torch.profiler, one step of {CONFIGS[key][0]}\n")
@@ -423,12 +419,7 @@ def main(argv=None):
     section = report(
         keys, counts, times, cpu_times, memory, info, args, load_after
     )
-    print()
-    print(section)
-    if args.out:
-        name = f"train_step:{args.encoder}"
-        write_section(args.out, name, section)
-        print(f"\nWritten to {args.out}")
+    publish(section, args.out, f"train_step:{args.encoder}")
 
 
 if __name__ == "__main__":
