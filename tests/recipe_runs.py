@@ -7,6 +7,9 @@ Authors
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,3 +48,16 @@ def run_recipe(corpus, *args):
     load_recipe(corpus).main(list(args))
     out = next(a for a in args if a.startswith("--output_folder="))
     return json.loads((Path(out.split("=", 1)[1]) / "results.json").read_text())
+
+
+def start_recipe(script, *args, cwd=REPO):
+    """Start ``python script args...`` in a fresh interpreter, as a user
+    would, from ``cwd``; output (stdout and stderr) goes to ``.stdout``."""
+    return subprocess.Popen(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )

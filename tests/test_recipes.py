@@ -9,8 +9,6 @@ Authors
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -21,6 +19,7 @@ from recipe_runs import (
     load_recipe,
     recipe_args,
     run_recipe,
+    start_recipe,
 )
 
 from speechbrain_peft.checkpoints import CheckpointMismatchError
@@ -169,25 +168,18 @@ def test_dimensional_run_learns_positive_ccc(
 
 
 def _command(cwd, script, yaml, data, encoder, out, epochs):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            script,
-            yaml,
-            f"--data_folder={data}",
-            f"--encoder_source={encoder}",
-            f"--output_folder={out}",
-            f"--manifest_folder={out}_manifests",
-            f"--number_of_epochs={epochs}",
-            "--batch_size=4",
-            "--grad_accumulation_factor=1",
-            "--noprogressbar",
-        ],
+    return start_recipe(
+        script,
+        yaml,
+        f"--data_folder={data}",
+        f"--encoder_source={encoder}",
+        f"--output_folder={out}",
+        f"--manifest_folder={out}_manifests",
+        f"--number_of_epochs={epochs}",
+        "--batch_size=4",
+        "--grad_accumulation_factor=1",
+        "--noprogressbar",
         cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
 
 

@@ -9,11 +9,8 @@ Authors
 import json
 import logging
 import math
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +21,13 @@ import soundfile as sf
 import torch
 import torchaudio
 import yaml
-from recipe_runs import REPO, load_recipe, recipe_args, run_recipe
+from recipe_runs import (
+    REPO,
+    load_recipe,
+    recipe_args,
+    run_recipe,
+    start_recipe,
+)
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.utils.checkpoints import Checkpointer
 
@@ -566,18 +569,8 @@ def killed_run(edge_iemocap, tiny_encoders, tmp_path_factory):
     SIGKILLed in epoch 2 once an intra-epoch checkpoint is complete."""
     out = tmp_path_factory.mktemp("killed")
     args = _edge_args(edge_iemocap, tiny_encoders["wavlm"], out)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "recipes/IEMOCAP/train.py",
-            *args,
-            "--ckpt_interval_steps=1",
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+    proc = start_recipe(
+        "recipes/IEMOCAP/train.py", *args, "--ckpt_interval_steps=1"
     )
     save, deadline = out / "run" / "save", time.time() + 600
     while time.time() < deadline:
