@@ -116,7 +116,9 @@ def recover_with_fallback(checkpointer, max_key=None, min_key=None):
                 error,
                 f"falling back to the next one, {following[0].path}"
                 if following
-                else "no other checkpoint is left",
+                else "no other checkpoint is left; delete the broken "
+                f"checkpoint folders in {checkpointer.checkpoints_dir} to "
+                "train from scratch",
             )
             # A mid-epoch checkpoint may have set the train loader's resume
             # position before failing; an end-of-epoch one does not reset it.

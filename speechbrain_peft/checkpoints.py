@@ -18,6 +18,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from speechbrain.utils.checkpoints import (
+    METAFNAME,
+    Checkpointer,
     mark_as_loader,
     mark_as_saver,
     register_checkpoint_hooks,
@@ -197,6 +199,56 @@ def save_run_artifact(run_dir, encoder, head, **run_config):
     save_trainable(modules, run_dir / RUN_WEIGHTS, metadata=config)
     (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=2))
     return config
+
+
+class CrashSafeCheckpointer(Checkpointer):
+    """SpeechBrain's Checkpointer, but a checkpoint only counts once all its
+    files are on disk.
+
+    SpeechBrain writes ``CKPT.yaml`` (what marks a folder as a checkpoint)
+    before the parameter files, so a run killed during a save leaves a
+    checkpoint with a truncated file, and it is the newest one the next
+    run tries to resume from. Here the meta file is written under another
+    name, the other files are flushed to disk, and only then is it renamed
+    into place; a folder left by an interrupted save is ignored.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> layer = torch.nn.Linear(2, 2)
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> checkpointer = CrashSafeCheckpointer(folder, {"layer": layer})
+    >>> saved = checkpointer.save_checkpoint()
+    >>> sorted(p.name for p in saved.path.iterdir())
+    ['CKPT.yaml', 'layer.ckpt']
+    >>> (folder / "CKPT+interrupted").mkdir()  # a save killed midway
+    >>> [c.path for c in checkpointer.list_checkpoints()] == [saved.path]
+    True
+    """
+
+    PENDING_META = METAFNAME + ".pending"
+
+    def _save_checkpoint_metafile(
+        self, fpath, meta_to_include={}, end_of_epoch=True
+    ):
+        pending = Path(fpath).with_name(self.PENDING_META)
+        return super()._save_checkpoint_metafile(
+            pending, meta_to_include, end_of_epoch
+        )
+
+    def save_checkpoint(self, *args, **kwargs):
+        """As ``Checkpointer.save_checkpoint``; the checkpoint becomes
+        visible only after its last file is written."""
+        checkpoint = super().save_checkpoint(*args, **kwargs)
+        if checkpoint is not None:  # None on the other DDP processes
+            for path in checkpoint.path.iterdir():
+                with open(path, "rb") as written:
+                    os.fsync(written.fileno())
+            os.replace(
+                checkpoint.path / self.PENDING_META,
+                checkpoint.path / METAFNAME,
+            )
+        return checkpoint
 
 
 @register_checkpoint_hooks

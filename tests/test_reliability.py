@@ -29,7 +29,12 @@ from recipe_runs import (
     start_recipe,
 )
 from speechbrain.dataio.batch import PaddedBatch
-from speechbrain.utils.checkpoints import Checkpointer
+from speechbrain.utils.checkpoints import (
+    Checkpointer,
+    mark_as_loader,
+    mark_as_saver,
+    register_checkpoint_hooks,
+)
 
 from data_prep.iemocap_prepare import prepare_iemocap
 from speechbrain_peft.brain import (
@@ -37,7 +42,10 @@ from speechbrain_peft.brain import (
     NonFiniteLossError,
     recover_with_fallback,
 )
-from speechbrain_peft.checkpoints import CheckpointMismatchError
+from speechbrain_peft.checkpoints import (
+    CheckpointMismatchError,
+    CrashSafeCheckpointer,
+)
 from speechbrain_peft.dataio import (
     MIN_SAMPLES,
     AudioReader,
@@ -685,6 +693,51 @@ def test_checkpoint_fallback_order_and_total_failure(tmp_path, caplog):
     assert (error.type, str(error.value)) == (newest.type, str(newest.value))
     warnings = [m for m in _messages(caplog) if "Cannot load checkpoint" in m]
     assert len(warnings) == 3 and "no other checkpoint is left" in warnings[-1]
+
+
+@register_checkpoint_hooks
+class _DiesWhileSaving:
+    """A recoverable whose second save is cut off after half a file, as
+    when the process is killed in the middle of writing a checkpoint."""
+
+    def __init__(self):
+        self.saves = 0
+
+    @mark_as_saver
+    def save(self, path):
+        self.saves += 1
+        if self.saves == 2:
+            Path(path).write_bytes(b"half a fi")
+            raise KeyboardInterrupt("killed while saving")
+        torch.save({"saves": self.saves}, path)
+
+    @mark_as_loader
+    def load(self, path, end_of_epoch=False):
+        self.saves = torch.load(path, weights_only=True)["saves"]
+
+
+def test_a_save_cut_off_midway_is_not_a_checkpoint(tmp_path):
+    """SpeechBrain's Checkpointer marks the folder as a checkpoint before
+    writing the files, so the cut-off save would be resumed from (and fail
+    with EOFError when it is the only one)."""
+    layer = torch.nn.Linear(2, 2)
+    checkpointer = CrashSafeCheckpointer(
+        tmp_path, {"layer": layer, "dies": _DiesWhileSaving()}
+    )
+    complete = checkpointer.save_checkpoint()
+    time.sleep(0.01)  # distinct recency
+    with pytest.raises(KeyboardInterrupt):
+        checkpointer.save_checkpoint()
+    assert len(list(tmp_path.glob("CKPT+*"))) == 2
+    assert [c.path for c in checkpointer.list_checkpoints()] == [complete.path]
+    assert recover_with_fallback(checkpointer).path == complete.path
+
+    plain = Checkpointer(tmp_path / "plain", {"dies": _DiesWhileSaving()})
+    plain.save_checkpoint()
+    time.sleep(0.01)
+    with pytest.raises(KeyboardInterrupt):
+        plain.save_checkpoint()
+    assert len(plain.list_checkpoints()) == 2  # why the subclass exists
 
 
 def test_checkpoint_of_another_configuration_still_fails_loudly(
