@@ -229,11 +229,11 @@ class CrashSafeCheckpointer(Checkpointer):
     PENDING_META = METAFNAME + ".pending"
 
     def _save_checkpoint_metafile(
-        self, fpath, meta_to_include={}, end_of_epoch=True
+        self, fpath, meta_to_include=None, end_of_epoch=True
     ):
         pending = Path(fpath).with_name(self.PENDING_META)
         return super()._save_checkpoint_metafile(
-            pending, meta_to_include, end_of_epoch
+            pending, meta_to_include or {}, end_of_epoch
         )
 
     def save_checkpoint(self, *args, **kwargs):
