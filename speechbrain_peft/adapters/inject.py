@@ -1,7 +1,9 @@
 """Put adaptors inside a transformers speech encoder (wav2vec 2.0, HuBERT,
 WavLM) and take them out again.
 
-LoRA replaces target ``nn.Linear`` modules by :class:`LoRALinear`. The
+LoRA replaces target ``nn.Linear`` modules by :class:`LoRALinear` (and
+makes a WavLM attention that holds one call its projection modules, see
+:mod:`speechbrain_peft.adapters.wavlm_attention`). The
 bottleneck adapter and the gate are attached to their host module (the
 feed-forward block, the encoder layer) as a child module plus a forward hook
 that rewrites the host's output. A hook, not a wrapper module, because
@@ -14,15 +16,16 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-import logging
-
 from torch import nn
 
 from speechbrain_peft.adapters.bottleneck import BottleneckAdapter
 from speechbrain_peft.adapters.gating import LayerGate
 from speechbrain_peft.adapters.lora import LoRALinear
-
-logger = logging.getLogger(__name__)
+from speechbrain_peft.adapters.wavlm_attention import (
+    call_projections,
+    is_wavlm_attention,
+    restore_attention,
+)
 
 BOTTLENECK_ATTR = "adapter_bottleneck"
 GATE_ATTR = "adapter_gate"
@@ -144,12 +147,8 @@ def inject_lora(model, targets, rank=8, alpha=16.0, dropout=0.0, layers=None):
             parent = layer.get_submodule(parent_name)
             setattr(parent, child, LoRALinear(module, rank, alpha, dropout))
             matched.update(t for t in targets if _matches(name, t))
-            if dropout > 0 and "WavLMAttention" in type(parent).__name__:
-                logger.warning(
-                    "LoRA dropout is not applied to WavLM's %s: transformers "
-                    "reads its weight directly, so only the weight update acts",
-                    name,
-                )
+            if is_wavlm_attention(parent):
+                call_projections(parent)
     missing = [t for t in targets if t not in matched]
     if missing:
         available = sorted(
@@ -226,5 +225,9 @@ def merge_lora(model):
     for name, module in lora_modules:
         module.merge()
         parent_name, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent_name), child, module.base_layer)
+        parent = model.get_submodule(parent_name)
+        setattr(parent, child, module.base_layer)
+        # Merged, the weights are plain again: transformers' own attention
+        # (the base model's speed and numerics) reads them correctly.
+        restore_attention(parent)
     return len(lora_modules)

@@ -5,12 +5,12 @@ The adapted layer computes ``W x + b + (alpha / r) B A dropout(x)`` with
 identity of the frozen layer.
 
 Some encoders never call their projections: transformers' WavLM attention
-hands ``q_proj.weight`` straight to ``F.multi_head_attention_forward``. A LoRA
-that only overrides ``forward`` (peft's included) is then silently ignored.
-:class:`LoRALinear` therefore also exposes the adapted ``weight`` as a
-property, so both code paths see the update. Input dropout can only act on
-the ``forward`` path; on weight-reading paths the update is applied without
-it (logged once by the injection code).
+hands ``q_proj.weight`` straight to ``F.multi_head_attention_forward``, so a
+LoRA that only overrides ``forward`` (peft's included) is silently ignored.
+The injection code reroutes that attention through the modules
+(:mod:`speechbrain_peft.adapters.wavlm_attention`); for any other code that
+reads the weight, :class:`LoRALinear` also exposes the adapted ``weight`` as
+a property (without input dropout, which only the ``forward`` path has).
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -90,7 +90,7 @@ class LoRALinear(nn.Module):
     @property
     def weight(self):
         """The effective weight, for code that reads it instead of calling
-        ``forward`` (WavLM's attention)."""
+        ``forward``."""
         if self.merged:
             return self.base_layer.weight
         return self.base_layer.weight + self.delta_weight()

@@ -1,5 +1,8 @@
 """Apply a Hugging Face ``peft`` config (IA3, LoHa, LoKr, LoRA, ...) to an
-encoder, refusing the combinations that would silently do nothing.
+encoder. peft wraps the target modules' ``forward``, which WavLM's attention
+never calls: a WavLM attention holding a target is rerouted through its
+projection modules (:mod:`speechbrain_peft.adapters.wavlm_attention`) so the
+tuner acts there too.
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -8,10 +11,10 @@ Authors
 from peft import get_peft_config, inject_adapter_in_model
 from peft.tuners.tuners_utils import check_target_module_exists
 
-# transformers' WavLM attention passes these weights to
-# F.multi_head_attention_forward without calling the modules, so any peft
-# tuner that wraps their forward() has no effect there.
-WAVLM_WEIGHT_READ = ("q_proj", "k_proj", "v_proj", "out_proj")
+from speechbrain_peft.adapters.wavlm_attention import (
+    call_projections,
+    is_wavlm_attention,
+)
 
 
 def apply_peft_config(model, config):
@@ -44,16 +47,9 @@ def apply_peft_config(model, config):
             f"peft {config.peft_type} targets {config.target_modules} match "
             f"no module of {type(model).__name__}"
         )
+    model = inject_adapter_in_model(config, model)
     for name in targeted:
         parent = model.get_submodule(name.rpartition(".")[0])
-        if "WavLMAttention" in type(parent).__name__ and name.endswith(
-            WAVLM_WEIGHT_READ
-        ):
-            raise ValueError(
-                f"peft {config.peft_type} on {name} would have no effect: "
-                "transformers' WavLM attention reads that weight directly "
-                "instead of calling the module. Use the built-in `lora` "
-                "adaptor (adapters: [lora]) for WavLM attention, or target "
-                "other modules such as feed_forward.intermediate_dense."
-            )
-    return inject_adapter_in_model(config, model)
+        if is_wavlm_attention(parent):
+            call_projections(parent)
+    return model
