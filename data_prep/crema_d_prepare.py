@@ -15,6 +15,10 @@ Split: within each sex separately, the actors are shuffled with ``seed``;
 defaults (70/10/20), the release's 43 female and 48 male actors give
 63 / 9 / 19 actors.
 
+Older copies (and mirrors of them) name one file ``1040_ITH_SAD_X.wav``;
+its level ``X`` is read as ``XX`` (unspecified), as the release later
+renamed it, and the count of such names is logged.
+
 Some copies of the corpus hold broken files (reported: header-only or
 silent ``1076_MTI_*`` wavs; a clone without git-lfs has only pointer
 files): preparation then fails listing every bad file, and
@@ -30,6 +34,7 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
+import logging
 import re
 import sys
 from pathlib import Path
@@ -54,6 +59,8 @@ from data_prep.manifest import (  # noqa: E402
     to_manifest,
 )
 
+logger = logging.getLogger(__name__)
+
 CORPUS = "CREMA-D"
 AUDIO_FOLDER = "AudioWAV"
 DEMOGRAPHICS = "VideoDemographics.csv"
@@ -66,6 +73,8 @@ EMOTIONS = {
     "SAD": "sad",
 }
 LEVELS = ("LO", "MD", "HI", "XX")
+# Misnamed levels of released copies -> the level the release meant.
+LEVEL_ALIASES = {"X": "XX"}
 CLASS_SETS = {
     "all": ("neu", "hap", "ang", "sad", "fea", "dis"),
     "4class": ("neu", "hap", "ang", "sad"),
@@ -73,7 +82,7 @@ CLASS_SETS = {
 SEXES = {"Female": "F", "Male": "M"}
 SPLITS = ("train", "dev", "test")
 EXTRAS = ("sentence", "level", "emo_raw")
-FILE_NAME = re.compile(r"^(\d+)_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})\.wav$")
+FILE_NAME = re.compile(r"^(\d+)_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})\.wav$")
 EXPECTED = (
     "the CREMA-D folder holding AudioWAV/ and VideoDemographics.csv (clone "
     "https://github.com/CheyneyComputerScience/CREMA-D with git-lfs)"
@@ -89,6 +98,8 @@ def parse_file_name(name):
     -------
     >>> parse_file_name("1001_DFA_ANG_XX.wav")
     ('1001', 'DFA', 'ANG', 'XX')
+    >>> parse_file_name("1040_ITH_SAD_X.wav")  # misnamed in older copies
+    ('1040', 'ITH', 'SAD', 'XX')
     >>> parse_file_name("1001_DFA_BOR_XX.wav")
     Traceback (most recent call last):
     ...
@@ -105,6 +116,7 @@ def parse_file_name(name):
         raise ValueError(
             f"unknown emotion code {emotion!r} (known: {' '.join(EMOTIONS)})"
         )
+    level = LEVEL_ALIASES.get(level, level)
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r} (known: {' '.join(LEVELS)})")
     return actor, sentence, emotion, level
@@ -147,7 +159,17 @@ def read_audio_names(audio_folder):
         raise DataPrepError(
             f"{audio_folder} holds no .wav files; pass --data-folder {EXPECTED}"
         )
-    return pd.DataFrame(records)
+    frame = pd.DataFrame(records)
+    aliased = frame["ID"].str.rpartition("_")[2].isin(list(LEVEL_ALIASES))
+    if aliased.any():
+        logger.info(
+            "%s: level read from %d misnamed file(s) (%s): %s",
+            CORPUS,
+            aliased.sum(),
+            ", ".join(f"{a} as {b}" for a, b in LEVEL_ALIASES.items()),
+            ", ".join(frame.loc[aliased, "path"][:MAX_LISTED]),
+        )
+    return frame
 
 
 def read_sexes(path):
@@ -163,6 +185,7 @@ def read_sexes(path):
             f"{path} lacks the ActorID and Sex columns (has "
             f"{list(table.columns)}); restore it from the release"
         )
+    table["Sex"] = table["Sex"].str.strip()
     bad = ~table["Sex"].isin(list(SEXES))
     if bad.any():
         lines = list(table.index[bad] + 2)

@@ -215,6 +215,21 @@ def test_crema_bad_file_names(copy, tmp_path):
     assert nothing_written(tmp_path / "out")
 
 
+def test_crema_misnamed_level_of_older_copies_is_read(copy, tmp_path, caplog):
+    """Older CREMA-D copies name one file 1040_ITH_SAD_X.wav."""
+    root = copy("crema")
+    source = sorted((root / "AudioWAV").glob("*_XX.wav"))[0]
+    misnamed = source.with_name(source.name.replace("_XX.wav", "_X.wav"))
+    source.rename(misnamed)
+    with caplog.at_level("INFO", logger="data_prep.crema_d_prepare"):
+        prepare_crema_d(root, tmp_path / "out")
+    manifests = (tmp_path / "out").glob("*.csv")
+    frame = pd.concat(pd.read_csv(path, dtype=str) for path in manifests)
+    row = frame.set_index("ID").loc[misnamed.stem]
+    assert row["level"] == "XX" and row["wav"].endswith(misnamed.name)
+    assert f"AudioWAV/{misnamed.name}" in caplog.text
+
+
 def test_speaker_in_two_splits_fails(copy, tmp_path):
     root = copy("msp")
     path = root / "Labels" / "labels_consensus.csv"
