@@ -12,6 +12,7 @@ from peft import LoraConfig
 from transformers import AutoModel, WavLMConfig, WavLMModel
 
 from speechbrain_peft.adapters import (
+    LoRALinear,
     WeightedSum,
     inject_bottleneck,
     inject_gating,
@@ -134,6 +135,21 @@ def test_lora_acts_on_wavlm_attention(tiny_encoders, wav_batch):
     )
 
 
+def test_lora_dropout_acts_on_wavlm_attention(tiny_encoders, wav_batch):
+    """Before the attention was rerouted, WavLM q/k/v LoRA saw no dropout."""
+    wav, lens = wav_batch
+    enc = PEFTEncoder(
+        str(tiny_encoders["wavlm"]), adapters=["lora"], lora_dropout=0.5
+    ).eval()
+    loras = [m for m in enc.modules() if isinstance(m, LoRALinear)]
+    for lora in loras:
+        torch.nn.init.normal_(lora.lora_B.weight)
+    assert torch.equal(enc(wav, lens)[0], enc(wav, lens)[0])
+    for lora in loras:
+        lora.lora_dropout.train()  # only the LoRA dropout is random
+    assert not torch.equal(enc(wav, lens)[0], enc(wav, lens)[0])
+
+
 @pytest.mark.parametrize("kind", ["wavlm", "wav2vec2"])
 def test_peft_ia3_bridge_trains_feed_forward(tiny_encoders, kind, wav_batch):
     config = {
@@ -186,8 +202,6 @@ def test_lora_merge_matches_and_restores_base_names(
 
 
 def test_lora_unmerge_restores_base_weight():
-    from speechbrain_peft.adapters import LoRALinear
-
     base = torch.nn.Linear(6, 4)
     original = base.weight.detach().clone()
     lora = LoRALinear(base, rank=2)
