@@ -59,14 +59,25 @@ from _common import (  # noqa: E402
     spread,
 )
 
+from speechbrain_peft.adapters.wavlm_attention import (  # noqa: E402
+    call_projections,
+    is_wavlm_attention,
+)
 from speechbrain_peft.encoder import PEFTEncoder  # noqa: E402
 from speechbrain_peft.heads import EmotionHead  # noqa: E402
 
 COMBO = ["lora", "bottleneck", "weighted_sum", "gating"]
 
-#: ``key: (table name, PEFTEncoder keyword arguments)``.
+#: ``key: (table name, PEFTEncoder keyword arguments)``; ``route_attention``
+#: (not a PEFTEncoder argument) makes every WavLM attention call its
+#: projection modules, as it does once LoRA is in it: full fine-tuning on
+#: that path separates the attention implementation from LoRA's own saving.
 CONFIGS = {
     "full": ("full fine-tuning", {"full_finetune": True}),
+    "full_routed": (
+        "full fine-tuning, attention via projections",
+        {"full_finetune": True, "route_attention": True},
+    ),
     "frozen": ("frozen (head only)", {"adapters": []}),
     "ws": ("weighted sum", {"adapters": ["weighted_sum"]}),
     "lora": ("LoRA (q,k,v, r=8)", {"adapters": ["lora"]}),
@@ -107,9 +118,15 @@ class Runner:
 
     def __init__(self, model_path, spec, save_path, seed=0, lr=1e-4):
         torch.manual_seed(seed)
+        spec = dict(spec)
+        route_attention = spec.pop("route_attention", False)
         self.encoder = PEFTEncoder(
             str(model_path), save_path=save_path, layerdrop=0.0, **spec
         )
+        if route_attention:
+            for module in self.encoder.modules():
+                if is_wavlm_attention(module):
+                    call_projections(module)
         self.head = EmotionHead(self.encoder.output_size, N_CLASSES)
         self.encoder.train()
         self.head.train()
