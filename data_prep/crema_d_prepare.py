@@ -159,17 +159,16 @@ def read_audio_names(audio_folder):
         raise DataPrepError(
             f"{audio_folder} holds no .wav files; pass --data-folder {EXPECTED}"
         )
-    frame = pd.DataFrame(records)
-    aliased = frame["ID"].str.rpartition("_")[2].isin(list(LEVEL_ALIASES))
-    if aliased.any():
+    misnamed = [r["path"] for r in records if r["ID"][-2:] != r["level"]]
+    if misnamed:
         logger.info(
             "%s: level read from %d misnamed file(s) (%s): %s",
             CORPUS,
-            aliased.sum(),
+            len(misnamed),
             ", ".join(f"{a} as {b}" for a, b in LEVEL_ALIASES.items()),
-            ", ".join(frame.loc[aliased, "path"][:MAX_LISTED]),
+            ", ".join(misnamed[:MAX_LISTED]),
         )
-    return frame
+    return pd.DataFrame(records)
 
 
 def read_sexes(path):
