@@ -328,6 +328,17 @@ def prepare_crema_d(
     )
 
 
+def manifest_paths(save_folder):
+    """``{split: manifest}`` of the prepared train, dev and test sets.
+
+    Example
+    -------
+    >>> sorted(manifest_paths("m"))
+    ['dev', 'test', 'train']
+    """
+    return {split: Path(save_folder) / f"{split}.csv" for split in SPLITS}
+
+
 def main(argv=None):
     """Command line; see ``--help``."""
     parser = argument_parser(

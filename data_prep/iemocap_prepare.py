@@ -25,7 +25,11 @@ Class sets (``emo`` in the manifests, raw code in ``emo_raw``):
 
 Utterances outside the class set (always ``xxx``) and, with ``--subset``,
 outside the improvised or scripted dialogs, are skipped; the counts per
-reason and raw label are logged and stored in ``prep_info.json``.
+reason and raw label are logged and stored in ``prep_info.json``. The
+dimensional manifests (``dimensional/fold{1..5}/...``, the same folds)
+hold every utterance with its three dimensions (all 10,039 of the
+release), whatever the class set; ``emo`` is the raw category there
+(``exc`` not merged), empty for ``xxx``.
 
 Folds: in fold k, session k is the test set; the dev set is one speaker of
 session k+1 (session 1 for fold 5), the female one in odd folds and the
@@ -53,6 +57,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_prep.manifest import (  # noqa: E402
+    DIMENSIONAL,
+    DIMENSIONS,
     DataPrepError,
     Preparation,
     argument_parser,
@@ -272,11 +278,6 @@ def prepare_iemocap(
 
     frame = read_evaluations(files)
     n_listed = len(frame)
-    mapping = CLASS_SETS[class_set]
-    frame["emo"] = frame["emo_raw"].map(mapping)
-    frame = prep.skip(
-        frame, frame["emo"].isna(), f"not in class set {class_set}"
-    )
     if subset != "all":
         frame = prep.skip(
             frame,
@@ -284,7 +285,40 @@ def prepare_iemocap(
             f"not in subset {subset}",
         )
     frame = prep.read_audio(frame)
-    manifests, folds = {}, {}
+    mapping = CLASS_SETS[class_set]
+    categorical = frame.assign(emo=frame["emo_raw"].map(mapping))
+    categorical = prep.skip(
+        categorical,
+        categorical["emo"].isna(),
+        f"not in class set {class_set}",
+    )
+    # Every rated utterance, xxx (no agreed category) included.
+    dimensional = frame.assign(emo=frame["emo_raw"].map(CLASS_SETS["all"]))
+    dimensional = prep.skip(
+        dimensional,
+        dimensional[list(DIMENSIONS)].isna().any(axis=1),
+        "dimensional manifests: no attribute ratings",
+    )
+    return prep.write(
+        fold_manifests(categorical),
+        list(dict.fromkeys(mapping.values())),
+        n_listed=n_listed,
+        extra={
+            "folds": {
+                f"fold{fold}": dict(
+                    zip(("test_session", "dev_speaker"), fold_roles(fold))
+                )
+                for fold in SESSIONS
+            },
+            "out_of_scale_dimensions": count_out_of_scale(frame, SCALE, CORPUS),
+        },
+        dimensional=fold_manifests(dimensional),
+    )
+
+
+def fold_manifests(frame):
+    """``{"fold<k>/<split>.csv": manifest}`` for the five folds."""
+    manifests = {}
     for fold in SESSIONS:
         test_session, dev_speaker = fold_roles(fold)
         test = frame["session"] == test_session
@@ -294,19 +328,39 @@ def prepare_iemocap(
             manifests[f"fold{fold}/{split}.csv"] = to_manifest(
                 frame[rows], split, EXTRAS
             )
-        folds[f"fold{fold}"] = {
-            "test_session": test_session,
-            "dev_speaker": dev_speaker,
-        }
-    return prep.write(
-        manifests,
-        list(dict.fromkeys(mapping.values())),
-        n_listed=n_listed,
-        extra={
-            "folds": folds,
-            "out_of_scale_dimensions": count_out_of_scale(frame, SCALE, CORPUS),
-        },
-    )
+    return manifests
+
+
+def check_fold(fold):
+    """Refuse a fold that is not one of IEMOCAP's five.
+
+    Example
+    -------
+    >>> check_fold(9)
+    Traceback (most recent call last):
+    ...
+    data_prep.manifest.DataPrepError: fold 9 is not an IEMOCAP fold; ...
+    """
+    if fold not in SESSIONS:
+        raise DataPrepError(
+            f"fold {fold!r} is not an IEMOCAP fold; choose one of "
+            f"{', '.join(map(str, SESSIONS))} (fold k tests on session k)"
+        )
+
+
+def manifest_paths(save_folder, fold, task="categorical"):
+    """The train, dev and test manifests of one fold and task.
+
+    Example
+    -------
+    >>> manifest_paths("m", 2, "dimensional")["test"].as_posix()
+    'm/dimensional/fold2/test.csv'
+    """
+    check_fold(fold)
+    folder = Path(save_folder)
+    if task == "dimensional":
+        folder = folder / DIMENSIONAL
+    return {split: folder / f"fold{fold}" / f"{split}.csv" for split in SPLITS}
 
 
 def main(argv=None):

@@ -53,8 +53,13 @@ LABELS += ("con", "oth")
 GENDERS = ("F", "M")
 DATA_ROOT = "$data_root"
 PREP_INFO = "prep_info.json"
+# The dimensional manifests' subfolder of the save folder.
+DIMENSIONAL = "dimensional"
+# How prep_info.json counts the rows of a dimensional manifest without a
+# category (no agreed label).
+NO_LABEL = "none"
 # Bumped when the output format changes, so old outputs are not reused.
-PREP_VERSION = 1
+PREP_VERSION = 2
 # How many offending files an error message lists before summarising.
 MAX_LISTED = 20
 # How far above and below the given folder a misplaced corpus is searched.
@@ -225,19 +230,23 @@ def audio_problem(path):
 
 
 def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace``."""
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace``,
+    with the permissions a plain ``open`` gives (``mkstemp`` makes 0600)."""
     path = Path(path)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
             file.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
 
 
-def validate_manifests(manifests, label_set, may_share=()):
+def validate_manifests(manifests, label_set, may_share=(), dimensional=False):
     """Check manifests before anything is written; raise one error for all.
 
     Checked: columns (:data:`COLUMNS` first, in order), non-empty, unique
@@ -245,6 +254,8 @@ def validate_manifests(manifests, label_set, may_share=()):
     :data:`LABELS`), ``gender`` in F/M/empty, and speaker independence:
     manifests in the same folder (``fold1/train.csv``, ``fold1/test.csv``)
     form one split set, in which no ID and no speaker may appear twice.
+    Dimensional manifests instead need all three dimensions on every row,
+    and ``emo`` may be empty (no agreed category).
 
     Arguments
     ---------
@@ -255,6 +266,8 @@ def validate_manifests(manifests, label_set, may_share=()):
     may_share : iterable of tuple
         Pairs of split names allowed to share speakers (the MSP-Podcast
         test sets, which share some by design of the corpus).
+    dimensional : bool
+        Check them as dimensional manifests.
 
     Example
     -------
@@ -281,26 +294,7 @@ def validate_manifests(manifests, label_set, may_share=()):
                 f"{name}: columns {list(frame.columns)} do not start with "
                 f"{list(COLUMNS)}"
             )
-        if frame.empty:
-            problems.append(
-                f"{name}: no utterances left after the options' filters"
-            )
-        duplicated = frame.loc[frame["ID"].duplicated(), "ID"]
-        if len(duplicated):
-            problems.append(f"{name}: duplicate IDs {list(duplicated[:5])}")
-        durations = pd.to_numeric(frame["duration"], errors="coerce")
-        bad = frame.loc[~(durations > 0), "ID"]
-        if len(bad):
-            problems.append(f"{name}: durations not > 0 for {list(bad[:5])}")
-        bad = frame.loc[~frame["emo"].isin(label_set), "emo"]
-        if len(bad):
-            problems.append(
-                f"{name}: labels {sorted(set(bad))} outside {list(label_set)}"
-            )
-        bad = frame.loc[~frame["gender"].isin(GENDERS + ("",)), "gender"]
-        bad = bad.dropna()
-        if len(bad):
-            problems.append(f"{name}: genders {sorted(set(bad))} not F/M")
+        problems += _row_problems(name, frame, label_set, dimensional)
     allowed = {frozenset(pair) for pair in may_share}
     for names in groups.values():
         for first, second in combinations(names, 2):
@@ -312,6 +306,37 @@ def validate_manifests(manifests, label_set, may_share=()):
             "The prepared manifests are invalid, nothing was written:"
             + bullet_list(problems)
         )
+
+
+def _row_problems(name, frame, label_set, dimensional):
+    """What is wrong with the rows of one manifest."""
+    problems = []
+    if frame.empty:
+        problems.append(
+            f"{name}: no utterances left after the options' filters"
+        )
+    duplicated = frame.loc[frame["ID"].duplicated(), "ID"]
+    if len(duplicated):
+        problems.append(f"{name}: duplicate IDs {list(duplicated[:5])}")
+    durations = pd.to_numeric(frame["duration"], errors="coerce")
+    bad = frame.loc[~(durations > 0), "ID"]
+    if len(bad):
+        problems.append(f"{name}: durations not > 0 for {list(bad[:5])}")
+    labels = frame["emo"].dropna() if dimensional else frame["emo"]
+    bad = labels[~labels.isin(label_set)]
+    if len(bad):
+        problems.append(
+            f"{name}: labels {sorted(set(bad))} outside {list(label_set)}"
+        )
+    if dimensional:
+        bad = frame.loc[frame[list(DIMENSIONS)].isna().any(axis=1), "ID"]
+        if len(bad):
+            problems.append(f"{name}: no dimensions for {list(bad[:5])}")
+    bad = frame.loc[~frame["gender"].isin(GENDERS + ("",)), "gender"]
+    bad = bad.dropna()
+    if len(bad):
+        problems.append(f"{name}: genders {sorted(set(bad))} not F/M")
+    return problems
 
 
 def _shared(manifests, first, second, column):
@@ -502,13 +527,22 @@ class Preparation:
             )
         return frame
 
-    def write(self, manifests, label_set, n_listed, may_share=(), extra=None):
+    def write(
+        self,
+        manifests,
+        label_set,
+        n_listed,
+        may_share=(),
+        extra=None,
+        dimensional=None,
+    ):
         """Validate, then write every manifest and ``prep_info.json`` last.
 
         Arguments
         ---------
         manifests : dict
-            ``{relative csv path: DataFrame}`` (see :func:`to_manifest`).
+            ``{relative csv path: DataFrame}`` (see :func:`to_manifest`):
+            the categorical manifests.
         label_set : list of str
             The class set's ``emo`` codes.
         n_listed : int
@@ -517,6 +551,9 @@ class Preparation:
             See :func:`validate_manifests`.
         extra : dict, optional
             Corpus-specific entries for ``prep_info.json``.
+        dimensional : dict, optional
+            The dimensional manifests, like ``manifests``; written under
+            :data:`DIMENSIONAL`.
 
         Returns
         -------
@@ -524,6 +561,12 @@ class Preparation:
             The content of ``prep_info.json`` plus ``reused: False``.
         """
         validate_manifests(manifests, label_set, may_share)
+        dimensional = {
+            f"{DIMENSIONAL}/{path}": frame
+            for path, frame in (dimensional or {}).items()
+        }
+        validate_manifests(dimensional, LABELS, may_share, dimensional=True)
+        manifests = {**manifests, **dimensional}
         names = {str(Path(path).with_suffix("")): path for path in manifests}
         info = {
             **self._identity(),
@@ -533,7 +576,7 @@ class Preparation:
             "counts": {
                 name: {
                     "total": len(manifests[path]),
-                    "emo": _counts(manifests[path]["emo"]),
+                    "emo": _counts(manifests[path]["emo"].fillna(NO_LABEL)),
                     "hours": round(
                         float(manifests[path]["duration"].sum()) / 3600, 3
                     ),

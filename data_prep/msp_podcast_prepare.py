@@ -13,7 +13,12 @@ neu oth and X (no agreed label). Class sets: ``8class`` (default: the
 eight primary emotions) or ``4class`` (neu hap ang sad). X is always
 skipped; O is skipped by default or kept as ``oth`` (``--other keep``).
 Skipped utterances are counted per reason and raw code in the log and in
-``prep_info.json``.
+``prep_info.json``. The dimensional manifests (``dimensional/<split>.csv``)
+hold every rated utterance of each split, X and O included.
+
+Audio files without a row in the label file (the release withholds the
+labels of Test3) get no manifest; their number is logged and stored as
+``unlabelled_audio``.
 
 Speakers: many utterances have ``SpkrID`` (and ``Gender``) ``Unknown``.
 Each such utterance gets a speaker of its own, ``unknown_<ID>``, so that
@@ -32,6 +37,7 @@ Authors
 """
 
 import logging
+import os
 import sys
 from itertools import combinations
 from pathlib import Path
@@ -43,6 +49,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_prep.manifest import (  # noqa: E402
+    DIMENSIONAL,
     DataPrepError,
     Preparation,
     argument_parser,
@@ -254,31 +261,86 @@ def prepare_msp_podcast(
         CORPUS,
         n_unknown,
     )
+    unlabelled = count_unlabelled_audio(audio_folder, frame)
+    frame = prep.read_audio(frame)
     label_set = CLASS_SETS[class_set] + (("oth",) if other == "keep" else ())
     frame["emo"] = frame["emo_raw"].map(EMO_CLASSES)
-    frame = prep.skip(frame, frame["emo"].isna(), "no agreed label (X)")
-    frame = prep.skip(
-        frame,
-        ~frame["emo"].isin(label_set),
+    categorical = prep.skip(frame, frame["emo"].isna(), "no agreed label (X)")
+    categorical = prep.skip(
+        categorical,
+        ~categorical["emo"].isin(label_set),
         f"not in class set {class_set} with other={other}",
     )
-    frame = prep.read_audio(frame)
-    manifests = {
-        f"{split}.csv": to_manifest(
-            frame[frame["split"] == split], split, EXTRAS
-        )
-        for split in present
-    }
+    # Every rated utterance, X (no agreed category) and O included.
+    dimensional = prep.skip(
+        frame,
+        frame[list(DIMENSIONS.values())].isna().any(axis=1),
+        "dimensional manifests: no attribute ratings",
+    )
     return prep.write(
-        manifests,
+        split_manifests(categorical, present),
         label_set,
         n_listed=n_listed,
         may_share=combinations(TEST_SPLITS, 2),
         extra={
             "unknown_speakers": n_unknown,
+            "unlabelled_audio": unlabelled,
             "out_of_scale_dimensions": count_out_of_scale(frame, SCALE, CORPUS),
         },
+        dimensional=split_manifests(dimensional, present),
     )
+
+
+def split_manifests(frame, splits):
+    """``{"<split>.csv": manifest}`` for the given official splits."""
+    return {
+        f"{split}.csv": to_manifest(
+            frame[frame["split"] == split], split, EXTRAS
+        )
+        for split in splits
+    }
+
+
+def count_unlabelled_audio(audio_folder, frame):
+    """How many audio files the label file does not list (the release
+    withholds the labels of Test3); logged, as they get no manifest."""
+    listed = set(frame["path"].str.removeprefix(AUDIO_FOLDER + "/"))
+    unlabelled = sum(
+        1
+        for entry in os.scandir(audio_folder)
+        if entry.name.endswith(".wav") and entry.name not in listed
+    )
+    if unlabelled:
+        logger.info(
+            "%s: %d audio file(s) in %s have no row in the label file (the "
+            "release withholds Test3's labels): no manifest lists them",
+            CORPUS,
+            unlabelled,
+            audio_folder,
+        )
+    return unlabelled
+
+
+def manifest_paths(save_folder, task="categorical"):
+    """``{split: manifest}`` of the prepared splits of one task: train,
+    dev and every test set the label file has.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("train", "dev", "test2", "test1"):
+    ...     _ = (folder / f"{name}.csv").write_text("")
+    >>> list(manifest_paths(folder))
+    ['train', 'dev', 'test1', 'test2']
+    """
+    folder = Path(save_folder)
+    if task == "dimensional":
+        folder = folder / DIMENSIONAL
+    manifests = {"train": folder / "train.csv", "dev": folder / "dev.csv"}
+    for test in sorted(folder.glob("test*.csv")):
+        manifests[test.stem] = test
+    return manifests
 
 
 def main(argv=None):

@@ -17,7 +17,7 @@ import pytest
 
 from data_prep.crema_d_prepare import prepare_crema_d
 from data_prep.iemocap_prepare import CLASS_SETS, prepare_iemocap
-from data_prep.manifest import COLUMNS, DATA_ROOT
+from data_prep.manifest import COLUMNS, DATA_ROOT, DIMENSIONAL
 from data_prep.msp_podcast_prepare import EMO_CLASSES, prepare_msp_podcast
 from speechbrain_peft.synthetic.corpora import (
     make_crema_d,
@@ -36,8 +36,12 @@ def iemocap(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def msp(tmp_path_factory):
+    """A copy whose Test3 is labelled (the release withholds them)."""
     return make_msp_podcast(
-        tmp_path_factory.mktemp("msp"), utts_per_speaker=4, **SHORT
+        tmp_path_factory.mktemp("msp"),
+        utts_per_speaker=4,
+        labelled_test3=True,
+        **SHORT,
     )
 
 
@@ -112,6 +116,40 @@ def test_iemocap_folds(iemocap, tmp_path):
     assert info["reused"] is False
 
 
+@pytest.mark.parametrize("subset", ["all", "scripted"])
+def test_iemocap_dimensional_manifests_hold_every_rated_utterance(
+    iemocap, tmp_path, subset
+):
+    info = prepare_iemocap(iemocap["root"], tmp_path, subset=subset)
+    generated = iemocap["utterances"]
+    if subset != "all":
+        generated = generated[generated["scripted"]]
+    for fold in range(1, 6):
+        frames = {
+            split: read(tmp_path / DIMENSIONAL / f"fold{fold}" / f"{split}.csv")
+            for split in ("train", "dev", "test")
+        }
+        speakers_disjoint(frames)
+        # The same speakers per split as the categorical manifests.
+        for split, frame in frames.items():
+            categorical = read(tmp_path / f"fold{fold}" / f"{split}.csv")
+            assert set(categorical["spk_id"]) <= set(frame["spk_id"])
+            dimensions = frame[["arousal", "valence", "dominance"]]
+            assert dimensions.notna().all(axis=None)
+            name = f"{DIMENSIONAL}/fold{fold}/{split}"
+            assert info["counts"][name]["total"] == len(frame)
+            assert len(info["id_sha256"][name]) == 64
+        every = pd.concat(frames.values())
+        # xxx (no agreed category) included, its emo left empty.
+        assert sorted(every["ID"]) == sorted(generated["id"])
+        xxx = every["emo_raw"] == "xxx"
+        assert xxx.any() and every.loc[xxx, "emo"].isna().all()
+    test_labels = info["counts"][f"{DIMENSIONAL}/fold1/test"]["emo"]
+    assert test_labels.get("none", 0) == sum(
+        (generated["session"] == 1) & (generated["label"] == "xxx")
+    )
+
+
 @pytest.mark.parametrize(
     "class_set, subset",
     [("4class", "all"), ("all", "improvised"), ("4class_merge", "scripted")],
@@ -152,7 +190,7 @@ def manifest_stamps(folder):
 def test_rerun_is_skipped_unless_inputs_or_options_change(iemocap, tmp_path):
     first = prepare_iemocap(iemocap["root"], tmp_path)
     stamps = manifest_stamps(tmp_path)
-    assert len(stamps) == 15
+    assert len([p for p in stamps if DIMENSIONAL not in p.parts]) == 15
     again = prepare_iemocap(iemocap["root"], tmp_path)
     assert again["reused"] is True
     assert manifest_stamps(tmp_path) == stamps
@@ -223,6 +261,38 @@ def test_msp_podcast_partition(msp, tmp_path):
     assert skipped["not in class set 8class with other=drop"]["by_label"] == {
         "O": sum(generated["label"] == "O")
     }
+
+
+def test_msp_podcast_dimensional_manifests_keep_x_and_o(msp, tmp_path):
+    info = prepare_msp_podcast(msp["root"], tmp_path, class_set="4class")
+    generated = msp["utterances"]
+    for split in ("train", "dev", "test1", "test2", "test3"):
+        frame = read(tmp_path / DIMENSIONAL / f"{split}.csv")
+        official = {"dev": "Development"}.get(split, split.capitalize())
+        truth = generated[generated["split"] == official]
+        assert sorted(frame["ID"]) == sorted(truth["id"])
+        assert info["counts"][f"{DIMENSIONAL}/{split}"]["total"] == len(truth)
+    every = pd.concat(
+        read(path) for path in (tmp_path / DIMENSIONAL).glob("*.csv")
+    )
+    assert {"X", "O", "U", "C"} <= set(every["emo_raw"])
+    assert every.loc[every["emo_raw"] == "X", "emo"].isna().all()
+    assert set(every.loc[every["emo_raw"] == "O", "emo"]) == {"oth"}
+
+
+def test_msp_podcast_as_released_has_no_test3_labels(tmp_path):
+    generated = make_msp_podcast(
+        tmp_path / "corpus",
+        utts_per_speaker=2,
+        n_speakers=10,
+        n_unknown=3,
+        **SHORT,
+    )
+    info = prepare_msp_podcast(generated["root"], tmp_path / "out")
+    names = sorted(p.name for p in (tmp_path / "out").glob("*.csv"))
+    assert names == ["dev.csv", "test1.csv", "test2.csv", "train.csv"]
+    assert info["unlabelled_audio"] == len(generated["unlabelled"]) > 0
+    assert set(generated["unlabelled"]["split"]) == {"Test3"}
 
 
 def test_msp_podcast_options(msp, tmp_path):

@@ -9,10 +9,17 @@ vibrato, a syllable-rate amplitude envelope, breath noise and a noise floor.
 Every utterance draws a latent (arousal, valence, dominance) point near its
 emotion's prototype, and the acoustics follow it:
 
-* arousal raises f0, loudness and the syllable rate;
+* arousal raises f0, loudness and the syllable rate, flattens the spectral
+  tilt and raises the formants a little (vocal effort);
 * valence tilts the f0 contour (rising when positive, falling when negative)
   and raises the formants (a smiling vocal tract);
-* dominance raises loudness and flattens the spectral tilt (brighter voice).
+* dominance raises loudness and flattens the spectral tilt (brighter voice);
+* low arousal, valence or dominance add breath noise.
+
+The spectral cues are strong on purpose: a random-init encoder normalises
+each utterance's level away and sees coarse spectral shape best, and the
+tests and the demo need every configuration to learn from it with a wide
+margin above chance.
 
 The annotated dimensions are noisy ratings of the same latent point, so
 classes are learnable from audio and a regressor can reach a positive CCC.
@@ -260,8 +267,8 @@ def _synthesise(rng, n_samples, point, voice, noise_db=-55.0):
     n_blocks = -(-length // HOP)
     grid = np.minimum(np.arange(n_blocks + 1) * HOP, length - 1)
     ramp = np.arange(HOP) / HOP
-    tilt = 1.5 - 0.5 * dominance - 0.2 * arousal + voice["tilt"]
-    formant_scale = voice["formant_scale"] * (1 + 0.12 * valence)
+    tilt = max(0.3, 1.6 - 1.0 * dominance - 0.6 * arousal + voice["tilt"])
+    formant_scale = voice["formant_scale"] * (1 + 0.3 * valence + 0.1 * arousal)
     formants = VOWELS[vowel[syllable[grid]]] * formant_scale
     n_harmonics = int(MAX_HARMONIC_HZ / f0.min())
     padded = np.pad(phase, (0, n_blocks * HOP - length)).reshape(n_blocks, HOP)
@@ -292,9 +299,9 @@ def _synthesise(rng, n_samples, point, voice, noise_db=-55.0):
     # Breath noise: stronger in calm, submissive and unpleasant voices.
     breath = (
         0.1
-        + 0.15 * max(0.0, -arousal)
-        + 0.1 * max(0.0, -dominance)
-        + 0.15 * max(0.0, -valence)
+        + 0.6 * max(0.0, -arousal)
+        + 0.3 * max(0.0, -dominance)
+        + 0.6 * max(0.0, -valence)
     )
     audio = audio / (np.sqrt(np.mean(audio**2)) + 1e-12)
     audio = (audio + breath * rng.standard_normal(length)) * envelope
@@ -591,6 +598,7 @@ def make_msp_podcast(
     test_sets=("Test1", "Test2", "Test3"),
     min_dur=1.0,
     max_dur=4.0,
+    labelled_test3=False,
 ):
     """Write a small MSP-Podcast in the layout of the real release.
 
@@ -602,7 +610,9 @@ def make_msp_podcast(
     speakers (integer IDs, one podcast each) belong to exactly one split;
     ``n_unknown`` further utterances in the test sets have SpkrID and
     Gender ``Unknown``. Emotions are expressed less strongly and recorded
-    noisier than in the acted corpora.
+    noisier than in the acted corpora. As in the release, Test3's audio is
+    in ``Audios`` but its labels are withheld: it has no row in the label
+    file (``labelled_test3`` writes them, for tests of a labelled Test3).
 
     Arguments
     ---------
@@ -620,14 +630,18 @@ def make_msp_podcast(
         Test split names to use, from ``Test1``, ``Test2``, ``Test3``.
     min_dur, max_dur : float
         Range of utterance durations in seconds.
+    labelled_test3 : bool
+        List Test3 in the label file (the release does not).
 
     Returns
     -------
     dict
-        ``root``, ``labels`` (path of the CSV), ``utterances`` (DataFrame:
-        id without ``.wav``, path, speaker (int or ``Unknown``), gender,
-        label, arousal, valence, dominance, split, duration),
-        ``n_utterances``, ``total_seconds``, ``sample_rate``.
+        ``root``, ``labels`` (path of the CSV), ``utterances`` (DataFrame
+        of the labelled utterances: id without ``.wav``, path, speaker
+        (int or ``Unknown``), gender, label, arousal, valence, dominance,
+        split, duration), ``unlabelled`` (the same for the utterances the
+        label file withholds), ``n_utterances``, ``total_seconds``,
+        ``sample_rate``.
 
     Example
     -------
@@ -707,6 +721,9 @@ def make_msp_podcast(
                 }
             )
     frame = pd.DataFrame(records).sort_values("id", ignore_index=True)
+    withheld = (frame["split"] == "Test3") & (not labelled_test3)
+    unlabelled = frame[withheld].reset_index(drop=True)
+    frame = frame[~withheld].reset_index(drop=True)
     labels_path = root / "Labels" / "labels_consensus.csv"
     labels_path.parent.mkdir(parents=True, exist_ok=True)
     with open(labels_path, "w", newline="") as file:
@@ -725,7 +742,12 @@ def make_msp_podcast(
                     row.split,
                 ]
             )
-    return {"root": str(root), "labels": str(labels_path), **_summary(frame)}
+    return {
+        "root": str(root),
+        "labels": str(labels_path),
+        "unlabelled": unlabelled,
+        **_summary(frame),
+    }
 
 
 def make_crema_d(
@@ -862,7 +884,7 @@ def make_all(root, seed=0, scale=1.0):
     >>> import tempfile
     >>> info = make_all(tempfile.mkdtemp(), scale=0.1)
     >>> [info[k]["n_utterances"] for k in ("iemocap", "msp_podcast", "crema_d")]
-    [20, 19, 132]
+    [20, 17, 132]
     """
     root = Path(root).resolve()
     return {
