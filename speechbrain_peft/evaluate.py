@@ -3,22 +3,30 @@
 ::
 
     python -m speechbrain_peft.evaluate RUN_DIR \\
-        --manifest test1=manifests/msp/test1.csv \\
+        --manifest test1=manifests/msp_podcast/8class/test1.csv \\
         --data-root /corpora/MSP-Podcast --corpus MSP-Podcast \\
         --label-map neu=neu hap=hap ang=ang sad=sad --out eval/iemocap_on_msp
 
-writes ``OUT/results.json`` in the format of a training run's (the run's
-description, parameters, label set, and per split WA, UA, macro-F1 and
-confusion matrix, or CCC per dimension; there is no loss), plus
-``predictions_<split>.jsonl`` and confusion-matrix PNGs.
+writes ``OUT/results.json`` in the format of a training run's (see
+:mod:`speechbrain_peft.outputs`; per split WA, UA, macro-F1 and confusion
+matrix, or CCC per dimension; there is no loss), plus
+``predictions_<split>.jsonl`` and confusion-matrix PNGs. It keeps apart
+what was evaluated (``evaluated_on``: the corpus, each manifest's path
+and the hash of its IDs, the data root, the label map) and the run that
+was evaluated (``evaluated_run``); ``corpus`` is the evaluated corpus
+(``unknown`` without ``--corpus``) and ``trained_on`` the run's. Its
+experiment is its own (the run's plus what it was evaluated on), so the
+results table never averages it into the training row.
 
 Labels: ``--label-map`` maps the manifest's labels to the run's
 (``manifest_label=run_label``); without it, labels the run knows map to
-themselves. Utterances whose label has no mapping are left out and their
-count per label is logged (e.g. MSP-Podcast ``con`` for an IEMOCAP run).
-Dimensional targets are put on the run's normalised ``[-1, 1]`` scale using
-the target corpus' rating scale (``--corpus``), so an IEMOCAP (1-5) run is
-scored on MSP-Podcast (1-7) ratings consistently.
+themselves. Utterances whose label has no mapping are left out; their
+count per label is logged and stored under ``left_out`` (e.g.
+MSP-Podcast ``con`` for an IEMOCAP run). Dimensional targets are put on
+the run's normalised ``[-1, 1]`` scale using the target corpus' rating
+scale (``--corpus``), so an IEMOCAP (1-5) run is scored on MSP-Podcast
+(1-7) ratings consistently; the predictions files are on the target
+corpus' scale.
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -34,12 +42,48 @@ import speechbrain as sb
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
-from speechbrain_peft.brain import save_split_outputs
 from speechbrain_peft.dataio import DIMENSION_SCALES, create_datasets
+from speechbrain_peft.experiment import experiment_id
 from speechbrain_peft.inference import EmotionRecognizer
 from speechbrain_peft.metrics import EmotionMetrics
+from speechbrain_peft.outputs import parameter_summary, write_results
 
 logger = logging.getLogger(__name__)
+# What an evaluation copies from the evaluated run, so the results table can
+# tell its folds and seeds apart.
+RUN_FIELDS = ("config", "fold", "folds", "seed")
+
+
+def evaluation_experiment(run_info, evaluated_on):
+    """The experiment of an evaluation: the evaluated run's experiment and
+    what it was evaluated on (corpus, manifests by their IDs, label map),
+    never the evaluated run's own experiment.
+
+    Example
+    -------
+    >>> run = {"experiment": {"id": "ab", "settings": {"lr": 0.1}}}
+    >>> on = {"corpus": "MSP-Podcast", "manifest_ids_sha256": {"t": "9f"},
+    ...       "label_map": None, "data_root": "/c", "manifests": {}}
+    >>> experiment = evaluation_experiment(run, on)
+    >>> experiment["settings"]["evaluated_on"]["corpus"]
+    'MSP-Podcast'
+    >>> experiment["id"] != "ab"
+    True
+    """
+    trained = run_info.get("experiment") or {
+        "id": "legacy:"
+        + "/".join(str(run_info.get(k)) for k in ("corpus", "config")),
+        "settings": {},
+    }
+    settings = {
+        "evaluated_experiment": trained["id"],
+        "evaluated_settings": trained["settings"],
+        "evaluated_on": {
+            key: evaluated_on[key]
+            for key in ("corpus", "manifest_ids_sha256", "label_map")
+        },
+    }
+    return {"id": experiment_id(settings), "settings": settings}
 
 
 def evaluate_run(
@@ -67,7 +111,8 @@ def evaluate_run(
         Replaces ``$data_root`` in the manifests' ``wav`` column.
     corpus : str, optional
         The manifests' corpus (needed for a dimensional run: its rating
-        scale).
+        scale). When omitted, the evaluated corpus is recorded as unknown,
+        never as the training corpus.
     label_map : dict, optional
         Manifest label -> run label; identity on the run's labels if None.
     batch_size : int
@@ -113,44 +158,59 @@ def evaluate_run(
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    run_info = config.get("run_info", {})
-    results = {
-        **run_info,
-        "evaluated_run": str(Path(run_dir).resolve()),
-        "corpus": corpus or run_info.get("corpus"),
+    run_info = config.get("run_info") or {}
+    evaluated_on = {
+        "corpus": corpus,
+        "data_root": None if data_root is None else str(data_root),
+        "manifests": {k: str(Path(v).resolve()) for k, v in manifests.items()},
+        "manifest_ids_sha256": datasets.ids_sha256,
+        "label_map": label_map,
+    }
+    record = {
+        "kind": "evaluation",
+        **{key: run_info[key] for key in RUN_FIELDS if key in run_info},
+        "corpus": corpus or "unknown",
         "trained_on": run_info.get("corpus"),
         "task": task,
+        "evaluated_run": {
+            "path": str(Path(run_dir).resolve()),
+            "run_info": run_info,
+        },
+        "evaluated_on": evaluated_on,
+        "experiment": evaluation_experiment(run_info, evaluated_on),
         "encoder": config["encoder"]["source"],
         "adapters": config["encoder"].get("adapters"),
+        "params": parameter_summary(recognizer.encoder, recognizer.head),
         "label_set": recognizer.label_set,
-        "label_map": label_map,
-        "manifests": {k: str(Path(v).resolve()) for k, v in manifests.items()},
-        "splits": {},
+        "left_out": datasets.left_out,
     }
-    for split, dataset in datasets.items():
-        metrics = EmotionMetrics(task, recognizer.label_set)
-        loader = sb.dataio.dataloader.make_dataloader(
-            dataset, batch_size=batch_size
-        )
-        for batch in loader:
-            wavs, lens = batch.sig
-            outputs = recognizer(wavs, lens)
-            metrics.append(batch.id, outputs, batch.target_tensor.data)
-        evaluated = {
-            "stats": metrics.summarize(),
-            "predictions": metrics.per_utterance(),
-        }
-        results["splits"][split] = evaluated["stats"]
-        save_split_outputs(
-            out_dir,
-            split,
-            evaluated,
-            recognizer.label_set if task == "categorical" else None,
-            title=f"{run_info.get('config', '')} on {corpus or ''} {split}",
-        )
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2))
-    logger.info("Results written to %s", out_dir / "results.json")
-    return results
+    evaluated = {
+        split: _evaluate(recognizer, dataset, task, batch_size)
+        for split, dataset in datasets.items()
+    }
+    return write_results(
+        out_dir,
+        record,
+        evaluated,
+        recognizer.label_set if task == "categorical" else None,
+        scales={split: scale for split in datasets} if scale else None,
+    )
+
+
+def _evaluate(recognizer, dataset, task, batch_size):
+    """Metrics and per-utterance predictions of one dataset."""
+    metrics = EmotionMetrics(task, recognizer.label_set)
+    loader = sb.dataio.dataloader.make_dataloader(
+        dataset, batch_size=batch_size
+    )
+    for batch in loader:
+        wavs, lens = batch.sig
+        outputs = recognizer(wavs, lens)
+        metrics.append(batch.id, outputs, batch.target_tensor.data)
+    return {
+        "stats": metrics.summarize(),
+        "predictions": metrics.per_utterance(),
+    }
 
 
 def _pairs(items, what):
@@ -174,7 +234,8 @@ def main(argv=None):
         "--manifest",
         nargs="+",
         required=True,
-        help="SPLIT=CSV pairs, e.g. test1=manifests/msp/test1.csv",
+        help="SPLIT=CSV pairs, e.g. "
+        "test1=manifests/msp_podcast/8class/test1.csv",
     )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--data-root", help="replaces $data_root in wav")

@@ -1,15 +1,27 @@
-"""Aggregate ``results.json`` files over folds and seeds.
+"""Aggregate ``results.json`` files: one table row per experiment.
 
-Runs are grouped by ``(corpus, config, task)``. For every scalar metric under
-``splits.<split>.<metric>`` (the utterance count ``n`` and non-scalars such as
-the confusion matrix are skipped) the table gives the number of runs that
-report it, the mean, the sample standard deviation (``ddof=1``) and a 95%
-percentile-bootstrap confidence interval of the mean (runs resampled with
-replacement, seeded). With a single run the std and the CI are undefined:
-they are NaN in the DataFrame and ``n/a`` in the table. NaN metric values are
-kept, so a failed run shows up as a NaN mean instead of disappearing. The
-trainable parameter count is the mean over the group's runs (runs of one
-configuration share it).
+Runs are averaged only when they are the same experiment, that is when
+they differ in fold and seed alone: every ``results.json`` carries its
+experiment's settings and id (see :mod:`speechbrain_peft.experiment`), and
+runs are grouped by that id. An evaluation of a trained run on other
+manifests (:mod:`speechbrain_peft.evaluate`) is an experiment of its own
+(the evaluated run's experiment plus what it was evaluated on), so it
+never joins the training row. Files written before experiment ids existed
+are grouped by ``(corpus, config, task)`` and flagged ``settings
+unknown``.
+
+For every experiment, split and scalar metric (the utterance count ``n``
+and non-scalars such as the confusion matrix are skipped) the table gives
+the runs that report it, the mean, the sample standard deviation
+(``ddof=1``) and a 95% percentile-bootstrap confidence interval of the
+mean (runs resampled with replacement, seeded); with a single run the std
+and the CI are undefined (NaN, ``n/a`` in the table). NaN metric values
+are kept, so a failed run shows up as a NaN mean. Every setting whose
+value differs between the experiments of the table gets a column, so a
+sweep reads as a table. Each row says which folds and seeds it holds, and
+its ``protocol`` cell flags an incomplete protocol (folds of the corpus'
+protocol missing, e.g. 4 of IEMOCAP's 5), an unbalanced one (folds with
+different seeds) and duplicate runs (one fold and seed twice).
 
 Usage::
 
@@ -17,7 +29,9 @@ Usage::
         [--markdown OUT.md] [--bootstrap 10000] [--seed 0]
 
 Each argument is a run folder, a ``results.json`` path, or a folder searched
-recursively for ``results.json`` files.
+recursively for ``results.json`` files. A file that cannot be read is
+named with the reason; the others are still aggregated, and the exit
+status is 1.
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -26,16 +40,20 @@ Authors
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-GROUP_KEYS = ("corpus", "config", "task")
-COLUMNS = (
-    *GROUP_KEYS,
+from speechbrain_peft.experiment import flatten
+
+SHOWN = ("corpus", "config", "task")
+STATISTICS = (
     "split",
     "metric",
+    "folds",
+    "seeds",
     "n_runs",
     "mean",
     "std",
@@ -43,11 +61,16 @@ COLUMNS = (
     "ci_high",
     "trainable_params",
     "trainable_pct",
+    "protocol",
+    "experiment",
 )
+# Settings never shown as columns: the row already shows them, or they
+# name the configuration rather than a value of it.
+HIDDEN_SETTINGS = ("config_name", "corpus", "task")
 
 
 def load_results(paths):
-    """Reads ``results.json`` files.
+    """Read ``results.json`` files.
 
     Arguments
     ---------
@@ -57,8 +80,16 @@ def load_results(paths):
 
     Returns
     -------
-    list of dict
-        The parsed files, in argument order (sorted within a folder).
+    results : list of dict
+        The parsed files, in argument order (sorted within a folder), each
+        with its path under ``results_file``.
+    broken : list of (str, str)
+        Files that could not be used, with the reason.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path that does not exist, or a folder without ``results.json``.
 
     Example
     -------
@@ -67,8 +98,9 @@ def load_results(paths):
     ...     run = Path(tmp, "fold1")
     ...     run.mkdir()
     ...     _ = Path(run, "results.json").write_text('{"splits": {}}')
-    ...     load_results([tmp, run / "results.json"])
-    [{'splits': {}}]
+    ...     results, broken = load_results([tmp, run / "results.json"])
+    >>> len(results), broken
+    (1, [])
     """
     files = []
     for path in map(Path, paths):
@@ -81,16 +113,20 @@ def load_results(paths):
             files.append(path)
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
-    results = []
+    results, broken = [], []
     for file in dict.fromkeys(path.resolve() for path in files):
-        with open(file, encoding="utf-8") as handle:
-            result = json.load(handle)
+        try:
+            result = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            broken.append((str(file), f"{type(error).__name__}: {error}"))
+            continue
         if not isinstance(result, dict) or not isinstance(
             result.get("splits"), dict
         ):
-            raise ValueError(f"{file}: no 'splits' mapping, not a results.json")
-        results.append(result)
-    return results
+            broken.append((str(file), "no 'splits' mapping"))
+            continue
+        results.append({**result, "results_file": str(file)})
+    return results, broken
 
 
 def bootstrap_ci(values, n_boot=10000, seed=0, level=0.95):
@@ -136,23 +172,165 @@ def _is_scalar(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _group(result):
-    """The ``(corpus, config, task)`` of a run, missing keys as ``""``."""
-    return tuple(
-        "" if result.get(key) is None else str(result[key])
-        for key in GROUP_KEYS
-    )
+def _text(value):
+    """A cell: missing as ``""``, everything else as compact text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
 
 
-def _mean_param(results, key):
+def experiment_of(result):
+    """``(id, settings)`` of a run's experiment; runs written before ids
+    existed get a ``legacy:`` id from ``(corpus, config, task)``.
+
+    Example
+    -------
+    >>> experiment_of({"corpus": "C", "config": "lora", "task": "t"})
+    ('legacy:C/lora/t', {})
+    >>> experiment_of({"experiment": {"id": "ab12", "settings": {"lr": 1}}})
+    ('ab12', {'lr': 1})
+    """
+    experiment = result.get("experiment")
+    if isinstance(experiment, dict) and "id" in experiment:
+        return str(experiment["id"]), experiment.get("settings") or {}
+    return "legacy:" + "/".join(_text(result.get(k)) for k in SHOWN), {}
+
+
+def differing_settings(experiments):
+    """The settings whose values differ between experiments, one column per
+    distinct meaning: when several keys carry the same values in every
+    experiment (``lora_rank`` and ``encoder.lora_rank``), the shortest
+    name stands for all.
+
+    Arguments
+    ---------
+    experiments : dict
+        ``{experiment id: settings}``.
+
+    Returns
+    -------
+    dict
+        ``{column name: {experiment id: cell text}}``, in name order.
+
+    Example
+    -------
+    >>> differing_settings({
+    ...     "a": {"lr": 0.1, "encoder": {"lr": 0.1}, "seed_set": 1},
+    ...     "b": {"lr": 0.2, "encoder": {"lr": 0.2}, "seed_set": 1}})
+    {'lr': {'a': '0.1', 'b': '0.2'}}
+    """
+    flat = {key: flatten(settings) for key, settings in experiments.items()}
+    names = sorted({name for settings in flat.values() for name in settings})
+    columns = {}
+    for name in names:
+        if name in HIDDEN_SETTINGS:
+            continue
+        cells = {
+            key: _text(settings.get(name)) for key, settings in flat.items()
+        }
+        if len(set(cells.values())) > 1:
+            columns[name] = cells
+    chosen = {}
+    for name in sorted(columns, key=lambda n: (len(n), n)):
+        if all(columns[name] != kept for kept in chosen.values()):
+            chosen[name] = columns[name]
+    return dict(sorted(chosen.items()))
+
+
+def _ranges(numbers):
+    """``1-3,5`` for ``[1, 2, 3, 5]``; ``-`` when empty."""
+    numbers = sorted(set(numbers))
+    if not numbers:
+        return "-"
+    if not all(isinstance(n, int) for n in numbers):
+        return ",".join(map(str, numbers))
+    parts, start = [], numbers[0]
+    for previous, current in zip(numbers, numbers[1:] + [None]):
+        if current is None or current != previous + 1:
+            parts.append(
+                str(start) if start == previous else f"{start}-{previous}"
+            )
+            start = current
+    return ",".join(parts)
+
+
+def protocol_problems(runs):
+    """What keeps a group of runs from being one complete, balanced
+    protocol: missing folds, folds with different seeds, duplicate runs.
+
+    Arguments
+    ---------
+    runs : list of dict
+        The ``results.json`` contents of one experiment.
+
+    Returns
+    -------
+    list of str
+        Empty when the protocol is complete.
+
+    Example
+    -------
+    >>> runs = [{"fold": f, "seed": s, "folds": [1, 2, 3]}
+    ...         for f, s in ((1, 1), (1, 2), (2, 1))]
+    >>> for problem in protocol_problems(runs):
+    ...     print(problem)
+    incomplete: folds 1-2 of 1-3
+    unbalanced: seeds 1-2 in fold 1, 1 in fold 2
+    """
+    problems = []
+    expected = {f for run in runs for f in run.get("folds") or ()}
+    present = {run.get("fold") for run in runs} - {None}
+    if expected and present != expected:
+        problems.append(
+            f"incomplete: folds {_ranges(present)} of {_ranges(expected)}"
+        )
+    seeds = {}
+    seen = {}
+    for run in runs:
+        fold = run.get("fold")
+        seeds.setdefault(fold, set()).add(run.get("seed"))
+        seen.setdefault((fold, run.get("seed")), []).append(
+            run.get("results_file", "?")
+        )
+    if len({frozenset(s) for s in seeds.values()}) > 1:
+        problems.append(
+            "unbalanced: seeds "
+            + ", ".join(
+                f"{_ranges(s)} in fold {fold}"
+                for fold, s in sorted(seeds.items(), key=lambda kv: str(kv[0]))
+            )
+        )
+    for (fold, seed), files in seen.items():
+        if len(files) > 1:
+            where = f"fold {fold} " if fold is not None else ""
+            problems.append(
+                f"duplicate: {where}seed {seed} in {len(files)} files"
+            )
+    return problems
+
+
+def _mean_param(runs, key):
     """Mean of ``params[key]`` over the runs that report it, else NaN."""
-    values = [(result.get("params") or {}).get(key) for result in results]
+    values = [(run.get("params") or {}).get(key) for run in runs]
     values = [value for value in values if _is_scalar(value)]
     return float(np.mean(values)) if values else math.nan
 
 
+def _metric_values(runs):
+    """``{(split, metric): [value per run]}`` in order of first appearance."""
+    values = {}
+    for run in runs:
+        for split, metrics in run.get("splits", {}).items():
+            for metric, value in (metrics or {}).items():
+                if metric != "n" and _is_scalar(value):
+                    values.setdefault((split, metric), []).append(float(value))
+    return values
+
+
 def aggregate(results, n_boot=10000, seed=0):
-    """Mean, std and bootstrap CI of every metric, per run group and split.
+    """Mean, std and bootstrap CI of every metric, per experiment and split.
 
     Arguments
     ---------
@@ -167,45 +345,53 @@ def aggregate(results, n_boot=10000, seed=0):
     Returns
     -------
     pandas.DataFrame
-        One row per ``(corpus, config, task, split, metric)`` with columns
-        ``n_runs, mean, std, ci_low, ci_high, trainable_params,
-        trainable_pct``. Groups are sorted; splits and metrics keep their
-        order of first appearance.
+        One row per ``(experiment, split, metric)``: the shown keys
+        (corpus, config, task), one column per setting that differs
+        between experiments (their names in ``df.attrs["settings"]``), then
+        ``split, metric, folds, seeds, n_runs, mean, std, ci_low, ci_high,
+        trainable_params, trainable_pct, protocol, experiment``. Rows are
+        sorted by the shown keys and the settings; splits and metrics keep
+        their order of first appearance.
 
     Example
     -------
     >>> runs = [
     ...     {"corpus": "IEMOCAP", "config": "lora", "task": "categorical",
+    ...      "fold": fold, "folds": [1, 2], "seed": 7,
     ...      "params": {"trainable": 10},
     ...      "splits": {"test": {"UA": ua, "n": 5, "confusion": [[5]]}}}
-    ...     for ua in (0.5, 0.7)
+    ...     for fold, ua in ((1, 0.5), (2, 0.7))
     ... ]
     >>> table = aggregate(runs, n_boot=100)
-    >>> table[["metric", "n_runs", "mean", "trainable_params"]]
-      metric  n_runs  mean  trainable_params
-    0     UA       2   0.6              10.0
+    >>> table[["metric", "folds", "n_runs", "mean", "trainable_params"]]
+      metric folds  n_runs  mean  trainable_params
+    0     UA   1-2       2   0.6              10.0
     >>> round(float(table["std"][0]), 4)
     0.1414
     """
-    groups = {}
-    for result in sorted(results, key=_group):
-        groups.setdefault(_group(result), []).append(result)
+    groups, settings = {}, {}
+    for result in results:
+        key, described = experiment_of(result)
+        groups.setdefault(key, []).append(result)
+        settings[key] = described
+    columns = differing_settings(settings)
     rows = []
-    for group, runs in groups.items():
-        values = {}
-        for run in runs:
-            for split, metrics in run.get("splits", {}).items():
-                for metric, value in (metrics or {}).items():
-                    if metric != "n" and _is_scalar(value):
-                        key = (split, metric)
-                        values.setdefault(key, []).append(float(value))
-        for (split, metric), cell in values.items():
+    for key, runs in groups.items():
+        shown = [_text(runs[0].get(name)) for name in SHOWN]
+        described = [columns[name][key] for name in columns]
+        problems = protocol_problems(runs)
+        if key.startswith("legacy:"):
+            problems.append("settings unknown (older results.json)")
+        for (split, metric), cell in _metric_values(runs).items():
             ci_low, ci_high = bootstrap_ci(cell, n_boot=n_boot, seed=seed)
             rows.append(
                 (
-                    *group,
+                    *shown,
+                    *described,
                     split,
                     metric,
+                    _ranges(run.get("fold") for run in runs if "fold" in run),
+                    _ranges(run.get("seed") for run in runs if "seed" in run),
                     len(cell),
                     float(np.mean(cell)),
                     float(np.std(cell, ddof=1)) if len(cell) > 1 else math.nan,
@@ -213,9 +399,16 @@ def aggregate(results, n_boot=10000, seed=0):
                     ci_high,
                     _mean_param(runs, "trainable"),
                     _mean_param(runs, "trainable_pct"),
+                    "; ".join(problems) or "complete",
+                    key,
                 )
             )
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    names = [*SHOWN, *columns, *STATISTICS]
+    table = pd.DataFrame(rows, columns=names)
+    order = [*SHOWN, *columns]
+    table = table.sort_values(order, kind="stable", ignore_index=True)
+    table.attrs["settings"] = list(columns)
+    return table
 
 
 def _number(value, digits=4):
@@ -231,6 +424,12 @@ def _params(count, percent):
     if not math.isnan(percent):
         text += f" ({percent:.3g}%)"
     return text
+
+
+def _cell(value):
+    """A setting's cell, with long hashes shortened."""
+    text = str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
 
 
 def to_markdown(df):
@@ -249,39 +448,44 @@ def to_markdown(df):
     Example
     -------
     >>> runs = [{"corpus": "C", "config": "lora", "task": "categorical",
-    ...          "splits": {"test": {"WA": 0.5}}}]
-    >>> print(to_markdown(aggregate(runs)))
-    | corpus | config | task        | split | metric | runs |   mean | \
-std | 95% CI | trainable |
-    | ------ | ------ | ----------- | ----- | ------ | ---: | -----: | \
---: | -----: | --------: |
-    | C      | lora   | categorical | test  | WA     |    1 | 0.5000 | \
-n/a |    n/a |       n/a |
+    ...          "seed": 1, "splits": {"test": {"WA": 0.5}}}]
+    >>> header, rule, row = to_markdown(aggregate(runs)).splitlines()
+    >>> print(header)  # doctest: +NORMALIZE_WHITESPACE
+    | corpus | config | task | split | metric | folds | seeds | runs | mean \
+| std | 95% CI | trainable | protocol |
+    >>> print(row)  # doctest: +NORMALIZE_WHITESPACE
+    | C | lora | categorical | test | WA | - | 1 | 1 | 0.5000 | n/a | n/a \
+| n/a | settings unknown (older results.json) |
     """
-    header = [*GROUP_KEYS, "split", "metric"]
+    settings = df.attrs.get("settings", [])
+    left = [*SHOWN, *settings, "split", "metric", "folds", "seeds"]
     right = ["runs", "mean", "std", "95% CI", "trainable"]
-    lines = [header + right]
-    for row in df.itertuples(index=False):
+    lines = [left + right + ["protocol"]]
+    for row in df.to_dict("records"):
         ci = "n/a"
-        if not math.isnan(row.ci_low):
-            ci = f"[{_number(row.ci_low)}, {_number(row.ci_high)}]"
+        if not math.isnan(row["ci_low"]):
+            ci = f"[{_number(row['ci_low'])}, {_number(row['ci_high'])}]"
         lines.append(
             [
-                *(str(getattr(row, key)) for key in header),
-                str(row.n_runs),
-                _number(row.mean),
-                _number(row.std),
+                *(_cell(row[key]) for key in left),
+                str(row["n_runs"]),
+                _number(row["mean"]),
+                _number(row["std"]),
                 ci,
-                _params(row.trainable_params, row.trainable_pct),
+                _params(row["trainable_params"], row["trainable_pct"]),
+                row["protocol"],
             ]
         )
     widths = [max(map(len, column)) for column in zip(*lines)]
-    rule = ["-" * width for width in widths[: len(header)]]
-    rule += ["-" * (width - 1) + ":" for width in widths[len(header) :]]
+    numeric = range(len(left), len(left) + len(right))
+    rule = [
+        "-" * (w - 1) + ":" if i in numeric else "-" * w
+        for i, w in enumerate(widths)
+    ]
 
     def render(cells):
         padded = [
-            cell.ljust(width) if i < len(header) else cell.rjust(width)
+            cell.rjust(width) if i in numeric else cell.ljust(width)
             for i, (cell, width) in enumerate(zip(cells, widths))
         ]
         return "| " + " | ".join(padded) + " |"
@@ -296,11 +500,16 @@ def main(argv=None):
     ---------
     argv : list of str, optional
         Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0, or 1 when a ``results.json`` could not be read.
     """
     parser = argparse.ArgumentParser(
         prog="python -m speechbrain_peft.results",
         description="Mean, std and bootstrap 95% CI of results.json "
-        "metrics over folds and seeds, grouped by (corpus, config, task).",
+        "metrics over folds and seeds, one row per experiment.",
     )
     parser.add_argument(
         "paths",
@@ -317,22 +526,29 @@ def main(argv=None):
     if args.bootstrap < 1:
         parser.error("--bootstrap must be at least 1")
     try:
-        results = load_results(args.paths)
-    except (FileNotFoundError, ValueError) as error:
+        results, broken = load_results(args.paths)
+    except FileNotFoundError as error:
         parser.error(str(error))
-    table = to_markdown(aggregate(results, args.bootstrap, args.seed))
+    table = aggregate(results, args.bootstrap, args.seed)
+    n_experiments = table["experiment"].nunique()
     note = (
-        f"{len(results)} runs. std: sample (ddof=1); 95% CI: percentile "
-        f"bootstrap of the mean over runs ({args.bootstrap} resamples, seed "
-        f"{args.seed}); both n/a for a single run."
+        f"{len(results)} runs in {n_experiments} experiment(s). std: sample "
+        f"(ddof=1); 95% CI: percentile bootstrap of the mean over runs "
+        f"({args.bootstrap} resamples, seed {args.seed}); both n/a for a "
+        "single run. Runs are averaged only within an experiment (they "
+        "differ in fold and seed alone)."
     )
-    print(note, table, sep="\n\n")
+    text = f"{note}\n\n{to_markdown(table)}"
+    print(text)
     if args.markdown:
         out = Path(args.markdown)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(f"{note}\n\n{table}\n", encoding="utf-8")
+        out.write_text(text + "\n", encoding="utf-8")
         print(f"\nwrote {out}")
+    for path, reason in broken:
+        print(f"error: {path}: cannot be read ({reason})", file=sys.stderr)
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

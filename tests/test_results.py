@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from speechbrain_peft.evaluate import evaluation_experiment
+from speechbrain_peft.experiment import experiment_id
 from speechbrain_peft.plots import plot_confusion, plot_training_curves
 from speechbrain_peft.results import (
     aggregate,
@@ -111,12 +113,19 @@ def row(table, config, split, metric):
     return match.iloc[0]
 
 
+def results_of(paths):
+    """The readable results.json contents under ``paths``."""
+    results, broken = load_results(paths)
+    assert broken == []
+    return results
+
+
 def test_load_results_accepts_folders_files_and_parents(run_dirs):
     lora = sorted((run_dirs / "lora").iterdir())
-    assert len(load_results([run_dirs])) == 10
-    assert len(load_results(lora)) == 5
+    assert len(results_of([run_dirs])) == 10
+    assert len(results_of(lora)) == 5
     # A file given twice (as a folder and as a path) is read once.
-    assert len(load_results([lora[0], lora[0] / "results.json"])) == 1
+    assert len(results_of([lora[0], lora[0] / "results.json"])) == 1
     with pytest.raises(FileNotFoundError):
         load_results([run_dirs / "missing"])
     empty = run_dirs / "empty"
@@ -124,12 +133,13 @@ def test_load_results_accepts_folders_files_and_parents(run_dirs):
     with pytest.raises(FileNotFoundError):
         load_results([empty])
     (empty / "results.json").write_text("[1, 2]")
-    with pytest.raises(ValueError):
-        load_results([empty])
+    results, broken = load_results([empty])
+    assert results == []
+    assert broken == [(str(empty / "results.json"), "no 'splits' mapping")]
 
 
 def test_aggregate_statistics_equal_numpy(run_dirs):
-    table = aggregate(load_results([run_dirs]), n_boot=2000, seed=0)
+    table = aggregate(results_of([run_dirs]), n_boot=2000, seed=0)
     for config, values in (("lora", LORA_UA), ("frozen", FROZEN_UA)):
         ua = row(table, config, "test", "UA")
         assert ua["n_runs"] == len(values)
@@ -153,12 +163,12 @@ def test_aggregate_statistics_equal_numpy(run_dirs):
 
 
 def test_aggregate_single_run_and_seeding(run_dirs):
-    results = load_results([run_dirs / "lora" / "fold1"])
+    results = results_of([run_dirs / "lora" / "fold1"])
     single = row(aggregate(results), "lora", "test", "UA")
     assert single["n_runs"] == 1 and single["mean"] == LORA_UA[0]
     assert math.isnan(single["std"]) and math.isnan(single["ci_low"])
     assert "n/a" in to_markdown(aggregate(results))
-    results = load_results([run_dirs / "lora"])
+    results = results_of([run_dirs / "lora"])
     first = aggregate(results, n_boot=500, seed=3)
     assert first.equals(aggregate(results, n_boot=500, seed=3))
     assert not first.equals(aggregate(results, n_boot=500, seed=4))
@@ -201,15 +211,27 @@ def test_cli_prints_table_and_writes_markdown(run_dirs, tmp_path):
     lines = out.read_text().splitlines()
     header = next(line for line in lines if line.startswith("| corpus"))
     assert "95% CI" in header and "trainable" in header
+    names = [cell.strip() for cell in header.strip("|").split("|")]
     lora_ua = next(
         line
         for line in lines
         if all(cell in line for cell in ("| lora ", "| test ", "| UA "))
     )
-    cells = [cell.strip() for cell in lora_ua.strip("|").split("|")]
-    assert cells[:6] == ["IEMOCAP", "lora", "categorical", "test", "UA", "5"]
-    assert float(cells[6]) == pytest.approx(np.mean(LORA_UA), abs=1e-4)
-    assert cells[9].startswith("7 (")
+    cells = dict(
+        zip(names, (cell.strip() for cell in lora_ua.strip("|").split("|")))
+    )
+    shown = ("corpus", "config", "task", "split", "metric", "runs")
+    assert [cells[name] for name in shown] == [
+        "IEMOCAP",
+        "lora",
+        "categorical",
+        "test",
+        "UA",
+        "5",
+    ]
+    assert cells["folds"] == "1-5" and cells["seeds"] == "1986"
+    assert float(cells["mean"]) == pytest.approx(np.mean(LORA_UA), abs=1e-4)
+    assert cells["trainable"].startswith("7 (")
     assert lora_ua in process.stdout
 
 
@@ -247,3 +269,119 @@ def test_plots_write_png_files(tmp_path):
         plot_confusion([[1, 2]], ["a"], tmp_path / "bad.png")
     with pytest.raises(ValueError):
         plot_training_curves([{"epoch": 1}], tmp_path / "empty.png")
+
+
+def experiment_run(fold, ua, seed=1986, folds=(1, 2, 3, 4, 5), **changes):
+    """A results.json as the recipes write it: the experiment's settings
+    (here a few of them, changed by ``changes``) and its id."""
+    settings = {
+        "config_name": "lora",
+        "class_set": "4class_merge",
+        "lr": 0.0001,
+        "encoder": {"id": "wavlm-large", "revision": "commit:abc"},
+        "encoder_config": {"lora_rank": 8},
+        **changes,
+    }
+    return {
+        **categorical_run("lora", fold, ua, 7),
+        "seed": seed,
+        "folds": list(folds),
+        "experiment": {"id": experiment_id(settings), "settings": settings},
+    }
+
+
+def write_runs(root, runs):
+    for index, run in enumerate(runs):
+        folder = root / f"run{index}"
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps(run))
+    return root
+
+
+def test_runs_of_different_experiments_are_separate_rows():
+    hubert = {"encoder": {"id": "hubert-large-ll60k", "revision": "x"}}
+    parent = {"parent_experiment": "0123456789ab"}
+    runs = [experiment_run(fold, 0.6) for fold in range(1, 6)]
+    runs += [experiment_run(fold, 0.5, **hubert) for fold in range(1, 6)]
+    runs += [experiment_run(fold, 0.4, class_set="all") for fold in (1, 2)]
+    runs += [experiment_run(fold, 0.3, **parent) for fold in range(1, 6)]
+    table = aggregate(runs, n_boot=100)
+    ua = table[(table["split"] == "test") & (table["metric"] == "UA")]
+    assert len(ua) == 4
+    assert sorted(ua["mean"]) == pytest.approx([0.3, 0.4, 0.5, 0.6])
+    # The settings that differ get a column each; equal ones do not.
+    assert table.attrs["settings"] == [
+        "class_set",
+        "encoder.id",
+        "encoder.revision",
+        "parent_experiment",
+    ]
+    by_mean = ua.set_index(ua["mean"].round(2))
+    assert by_mean.loc[0.5, "encoder.id"] == "hubert-large-ll60k"
+    assert by_mean.loc[0.4, "class_set"] == "all"
+    assert by_mean.loc[0.3, "parent_experiment"] == "0123456789ab"
+    assert by_mean.loc[0.6, "protocol"] == "complete"
+    assert by_mean.loc[0.6, "folds"] == "1-5"
+    assert by_mean.loc[0.4, "protocol"] == "incomplete: folds 1-2 of 1-5"
+    text = to_markdown(table)
+    assert "| class_set" in text and "hubert-large-ll60k" in text
+
+
+def test_unbalanced_and_duplicate_runs_are_flagged():
+    runs = [
+        experiment_run(1, 0.6, seed=1),
+        experiment_run(1, 0.7, seed=2),
+        experiment_run(2, 0.5, seed=1),
+        experiment_run(2, 0.5, seed=1),
+    ]
+    table = aggregate(runs, n_boot=100)
+    protocol = table["protocol"].iloc[0]
+    assert "incomplete: folds 1-2 of 1-5" in protocol
+    assert "unbalanced: seeds 1-2 in fold 1, 1 in fold 2" in protocol
+    assert "duplicate: fold 2 seed 1 in 2 files" in protocol
+    assert table["seeds"].iloc[0] == "1-2"
+
+
+def test_broken_results_are_named_and_the_rest_aggregated(tmp_path):
+    root = write_runs(tmp_path / "runs", [experiment_run(1, 0.6)])
+    broken = root / "run9" / "results.json"
+    broken.parent.mkdir()
+    broken.write_text('{"splits": {"test": {"UA": 0.5, "WA": "unterminated')
+    process = subprocess.run(
+        [sys.executable, "-m", "speechbrain_peft.results", str(root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert process.returncode == 1
+    assert "1 runs in 1 experiment(s)" in process.stdout
+    assert "0.6000" in process.stdout
+    error = process.stderr.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith(f"error: {broken}: ")
+    assert "JSONDecodeError" in error[0]
+
+
+def test_an_evaluation_never_joins_the_training_row():
+    run = experiment_run(1, 0.6, folds=(1,))
+    on = {
+        "corpus": "MSP-Podcast",
+        "manifest_ids_sha256": {"test1": "9f"},
+        "label_map": {"neu": "neu"},
+        "data_root": "/corpora/MSP-Podcast",
+        "manifests": {"test1": "/m/test1.csv"},
+    }
+    evaluation = {
+        **run,
+        "kind": "evaluation",
+        "corpus": "MSP-Podcast",
+        "trained_on": "IEMOCAP",
+        "experiment": evaluation_experiment(run, on),
+    }
+    evaluation["splits"] = {"test1": {"UA": 0.25}}
+    table = aggregate([run, evaluation], n_boot=100)
+    ua = table[table["metric"] == "UA"].set_index("split")
+    assert ua.loc["test1", "corpus"] == "MSP-Podcast"
+    assert ua.loc["test1", "mean"] == 0.25
+    assert ua.loc["test", "corpus"] == "IEMOCAP"
+    assert ua.loc["test", "mean"] == 0.6
+    assert ua.loc["test", "n_runs"] == ua.loc["test1", "n_runs"] == 1
