@@ -25,7 +25,6 @@ from speechbrain.utils.distributed import (
 
 from speechbrain_peft.losses import ccc_loss, mse_loss
 from speechbrain_peft.metrics import EmotionMetrics
-from speechbrain_peft.plots import plot_confusion, plot_training_curves
 
 logger = logging.getLogger(__name__)
 
@@ -128,35 +127,6 @@ def recover_with_fallback(checkpointer, max_key=None, min_key=None):
     raise first_error
 
 
-def save_split_outputs(out, split, evaluated, label_names, title):
-    """Write one evaluated split's ``predictions_<split>.jsonl`` and, for a
-    categorical task (``label_names`` given), ``confusion_<split>.png``.
-
-    Arguments
-    ---------
-    out : pathlib.Path
-        The run (or evaluation) folder.
-    split : str
-        Split name.
-    evaluated : dict
-        ``stats`` (the metrics summary) and ``predictions`` (per utterance).
-    label_names : list of str or None
-        Class names; None for a dimensional task.
-    title : str
-        Plot title.
-    """
-    with open(out / f"predictions_{split}.jsonl", "w") as handle:
-        for row in evaluated["predictions"]:
-            handle.write(json.dumps(row) + "\n")
-    if label_names is not None:
-        plot_confusion(
-            evaluated["stats"]["confusion"],
-            label_names,
-            out / f"confusion_{split}.png",
-            title=title,
-        )
-
-
 class EmotionBrain(sb.Brain):
     """Trains ``modules.encoder`` (a
     :class:`~speechbrain_peft.encoder.PEFTEncoder`) and ``modules.head`` (an
@@ -170,8 +140,8 @@ class EmotionBrain(sb.Brain):
     Each dev pass logs the stats, anneals the learning rate, appends to
     ``history.json``, and keeps the best checkpoint by dev UA (categorical)
     or dev mean CCC (dimensional) plus the latest one for resuming. Each
-    :meth:`evaluate` stores its split's metrics and per-utterance
-    predictions for :meth:`write_results`.
+    :meth:`evaluate_split` stores its split's metrics and per-utterance
+    predictions in ``evaluated`` (see :mod:`speechbrain_peft.outputs`).
 
     Reliability rules (SpeechBrain run options, settable in the YAML or on
     the command line):
@@ -197,6 +167,7 @@ class EmotionBrain(sb.Brain):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.evaluated = {}
         self.nonfinite_streak = 0
         self.skipped_steps = 0
         self.window_is_finite = True
@@ -379,9 +350,7 @@ class EmotionBrain(sb.Brain):
 
     def evaluate_split(self, name, dataset, **loader_kwargs):
         """Evaluate the best checkpoint on ``dataset`` and keep the results
-        under ``name`` (``dev``, ``test``, ``test1``...)."""
-        if not hasattr(self, "evaluated"):
-            self.evaluated = {}
+        under ``name`` (``dev``, ``test``, ``test1``...) in ``evaluated``."""
         self.eval_split = name
         self.evaluate(
             dataset,
@@ -389,60 +358,3 @@ class EmotionBrain(sb.Brain):
             test_loader_kwargs=loader_kwargs,
         )
         return self.evaluated[name]["stats"]
-
-    def write_results(self, run_info):
-        """Write ``results.json``, per-utterance predictions and plots.
-
-        Arguments
-        ---------
-        run_info : dict
-            Run description (config name, corpus, encoder, seed, fold,
-            parent run...) stored at the top of ``results.json``.
-
-        Returns
-        -------
-        dict
-            The content of ``results.json``.
-        """
-        out = Path(self.hparams.output_folder)
-        # Under DDP the modules are wrapped; the lobes are inside.
-        encoder = getattr(self.modules.encoder, "module", self.modules.encoder)
-        head = getattr(self.modules.head, "module", self.modules.head)
-        counts = encoder.parameter_counts()
-        head_params = sum(p.numel() for p in head.parameters())
-        results = {
-            **run_info,
-            "task": self.hparams.task,
-            "encoder": encoder.source,
-            "adapters": encoder.adapters,
-            "params": {
-                "trainable": counts["trainable"] + head_params,
-                "total": counts["total"] + head_params,
-                "trainable_pct": 100.0
-                * (counts["trainable"] + head_params)
-                / (counts["total"] + head_params),
-                "encoder_trainable": counts["trainable"],
-                "head": head_params,
-            },
-            "label_set": self.label_names,
-            "splits": {},
-        }
-        for split, evaluated in self.evaluated.items():
-            results["splits"][split] = evaluated["stats"]
-            save_split_outputs(
-                out,
-                split,
-                evaluated,
-                self.label_names,
-                title=f"{run_info.get('config', '')} {split}",
-            )
-        history_path = out / "history.json"
-        if history_path.exists():
-            history = json.loads(history_path.read_text())
-            plot_training_curves(
-                [history[k] for k in sorted(history, key=int)],
-                out / "training_curves.png",
-            )
-        (out / "results.json").write_text(json.dumps(results, indent=2))
-        logger.info("Results written to %s", out / "results.json")
-        return results

@@ -20,6 +20,8 @@ import torch
 import torchaudio
 from speechbrain.dataio.encoder import CategoricalEncoder
 
+from data_prep.manifest import id_hash
+
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("ID", "duration", "wav", "spk_id", "emo")
@@ -102,6 +104,15 @@ def read_manifest(
         raise ManifestError(
             f"Manifest {csv_path} lacks column(s) {missing}; it has "
             f"{list(df.columns)}. Re-run the data prep for this corpus."
+        )
+    repeated = df.loc[df["ID"].duplicated(keep=False), "ID"]
+    if len(repeated):
+        names = sorted(set(repeated))
+        raise ManifestError(
+            f"Manifest {csv_path} lists {len(names)} ID(s) more than once: "
+            f"{names[:10]}. Every row needs its own ID (utterances are "
+            "matched to labels by ID); remove the duplicate rows or re-run "
+            "the data prep."
         )
     if data_root is not None:
         df["wav"] = df["wav"].str.replace("$data_root", str(data_root))
@@ -347,9 +358,10 @@ def create_datasets(
 
     Returns
     -------
-    dict
-        ``{split: DynamicItemDataset}`` with output keys ``id``, ``sig``,
-        ``duration`` and ``target``.
+    Datasets
+        ``{split: DynamicItemDataset}`` with output keys ``id``, ``wav``,
+        ``sig``, ``duration`` and ``target_tensor``, and the label map's
+        left-out counts in ``left_out``.
     """
     if task not in ("categorical", "dimensional"):
         raise ValueError(f"task must be categorical or dimensional: {task!r}")
@@ -359,7 +371,7 @@ def create_datasets(
         list(label_encoder.lab2ind) if label_encoder is not None else None
     )
     read_audio = AudioReader(sample_rate, max_duration)
-    datasets = {}
+    datasets = Datasets()
     for split, csv_path in manifests.items():
         df = read_manifest(
             csv_path,
@@ -368,20 +380,23 @@ def create_datasets(
             check_audio,
             data_root,
         )
+        datasets.ids_sha256[split] = id_hash(df["ID"])
         if label_map:
-            df = map_labels(df, label_map, csv_path)
-        data = {
-            row.ID: {"wav": row.wav, "duration": float(row.duration)}
-            for row in df.itertuples()
-        }
-        for row, entry in zip(df.itertuples(), data.values()):
+            df, datasets.left_out[split] = map_labels(df, label_map, csv_path)
+        data = {}
+        for row in df.itertuples():
             if task == "categorical":
-                entry["target"] = [label_encoder.encode_label(row.emo)]
+                target = [label_encoder.encode_label(row.emo)]
             else:
                 values = np.array([getattr(row, d) for d in DIMENSIONS])
-                entry["target"] = normalize_dimensions(
+                target = normalize_dimensions(
                     values.astype("float32"), dimension_scale
                 )
+            data[row.ID] = {
+                "wav": row.wav,
+                "duration": float(row.duration),
+                "target": target,
+            }
         dataset = sb.dataio.dataset.DynamicItemDataset(data)
         dataset.add_dynamic_item(read_audio, takes="wav", provides="sig")
         dataset.add_dynamic_item(
@@ -395,18 +410,40 @@ def create_datasets(
     return datasets
 
 
+class Datasets(dict):
+    """``{split: DynamicItemDataset}``, with what identifies each split's
+    manifest (``ids_sha256``: the hash of its sorted IDs, as in
+    ``prep_info.json``) and, in ``left_out``, the utterances a label map
+    left out of each split, counted per label (``{split: {label:
+    count}}``; only splits read through a label map)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids_sha256 = {}
+        self.left_out = {}
+
+
 def map_labels(df, label_map, csv_path):
     """Relabel ``emo`` through ``label_map``, leaving out (and logging)
     utterances whose label it does not map.
 
+    Returns
+    -------
+    df : pandas.DataFrame
+        The mapped rows.
+    left_out : dict
+        ``{label: count}`` of the rows left out.
+
     Example
     -------
     >>> df = pd.DataFrame({"emo": ["ang", "dis", "neu"]})
-    >>> map_labels(df, {"ang": "ang", "neu": "neu"}, "x.csv")["emo"].tolist()
-    ['ang', 'neu']
+    >>> kept, left_out = map_labels(df, {"ang": "ang", "neu": "neu"}, "x")
+    >>> kept["emo"].tolist(), left_out
+    (['ang', 'neu'], {'dis': 1})
     """
     mapped = df["emo"].map(label_map)
-    left_out = df.loc[mapped.isna(), "emo"].value_counts().to_dict()
+    counts = df.loc[mapped.isna(), "emo"].fillna("(none)").value_counts()
+    left_out = {str(k): int(v) for k, v in sorted(counts.items())}
     if left_out:
         logger.info(
             "%s: %d utterance(s) with unmapped labels left out: %s",
@@ -414,7 +451,7 @@ def map_labels(df, label_map, csv_path):
             sum(left_out.values()),
             left_out,
         )
-    return df.assign(emo=mapped).dropna(subset=["emo"])
+    return df.assign(emo=mapped).dropna(subset=["emo"]), left_out
 
 
 class DurationBucketSampler(torch.utils.data.Sampler):

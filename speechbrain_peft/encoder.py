@@ -111,6 +111,57 @@ def normalize_valid(wav, mask, eps=1e-7):
     return torch.where(mask, normalized, torch.zeros_like(wav))
 
 
+@contextlib.contextmanager
+def per_file_front_end(cnn, n_samples):
+    """Make a convolutional front-end encode each row of a padded batch on
+    its own valid samples (its output zero-padded to the batch's frames),
+    as it would the file alone.
+
+    Arguments
+    ---------
+    cnn : torch.nn.Module
+        The model's ``feature_extractor`` (called with ``[batch, samples]``,
+        returning ``[batch, channels, frames]``).
+    n_samples : torch.Tensor
+        Valid samples per row.
+
+    Example
+    -------
+    >>> cnn = torch.nn.Conv1d(1, 2, 4, stride=2)
+    >>> cnn.forward = lambda x, conv=cnn.forward: conv(x[:, None] - x.mean())
+    >>> wav = torch.cat([torch.randn(1, 10), torch.zeros(1, 10)], dim=1)
+    >>> batch = torch.cat([torch.randn(1, 20), wav])
+    >>> with per_file_front_end(cnn, torch.tensor([20, 10])):
+    ...     frames = cnn(batch)
+    >>> torch.allclose(frames[1, :, :4], cnn(wav[:, :10])[0])
+    True
+    """
+    own_forward = cnn.__dict__.get("forward")
+    batched = cnn.forward
+
+    def forward(input_values):
+        outputs = [
+            batched(input_values[row : row + 1, : int(n)])
+            for row, n in enumerate(n_samples)
+        ]
+        frames = max(output.shape[-1] for output in outputs)
+        return torch.cat(
+            [
+                nn.functional.pad(output, (0, frames - output.shape[-1]))
+                for output in outputs
+            ]
+        )
+
+    cnn.forward = forward
+    try:
+        yield
+    finally:
+        if own_forward is None:
+            del cnn.forward
+        else:
+            cnn.forward = own_forward
+
+
 @register_checkpoint_hooks
 class PEFTEncoder(nn.Module):
     """A frozen pretrained speech encoder with trainable adaptors.
@@ -249,9 +300,10 @@ class PEFTEncoder(nn.Module):
         model = self.ssl.model
         model.config.layerdrop = layerdrop
         self.normalize_wav = self.ssl.normalize_wav
-        self.use_attention_mask = getattr(
-            self.ssl.feature_extractor, "return_attention_mask", True
-        )
+        # A group-norm front-end (the base checkpoints) normalises each
+        # channel over the whole padded row: batched, padding would change
+        # the features of the shorter files.
+        self.front_end_per_file = model.config.feat_extract_norm == "group"
         self.config_summary.update(
             model_type=model_type,
             hidden_size=model.config.hidden_size,
@@ -389,10 +441,18 @@ class PEFTEncoder(nn.Module):
             if self.encoder_trains and torch.is_grad_enabled()
             else torch.no_grad()
         )
-        with grad_context:
+        front_end = (
+            per_file_front_end(self.ssl.model.feature_extractor, mask.sum(1))
+            if self.front_end_per_file and wav.shape[0] > 1
+            else contextlib.nullcontext()
+        )
+        # The attention mask is always given, even to checkpoints trained
+        # without one: then the transformer ignores padding too, and every
+        # file gets the features it gets alone.
+        with grad_context, front_end:
             out = self.ssl.model(
                 wav,
-                attention_mask=mask.long() if self.use_attention_mask else None,
+                attention_mask=mask.long(),
                 output_hidden_states=self.weighted_sum is not None,
             )
         if self.weighted_sum is not None:

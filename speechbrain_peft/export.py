@@ -35,18 +35,14 @@ from torch import nn
 
 from speechbrain_peft.adapters import merge_lora
 from speechbrain_peft.adapters.inject import BOTTLENECK_ATTR, GATE_ATTR
-from speechbrain_peft.checkpoints import (
+from speechbrain_peft.checkpoints import save_trainable, trainable_state_dict
+from speechbrain_peft.encoder import PEFTEncoder
+from speechbrain_peft.encoder_source import encoder_revision
+from speechbrain_peft.inference import EXPORT_KEY, EmotionRecognizer
+from speechbrain_peft.run_artifact import (
     RUN_CONFIG,
     RUN_WEIGHTS,
     read_run_config,
-    save_trainable,
-    trainable_state_dict,
-)
-from speechbrain_peft.encoder import PEFTEncoder
-from speechbrain_peft.inference import (
-    EXPORT_KEY,
-    EmotionRecognizer,
-    encoder_revision,
 )
 
 ENCODER_DIR = "encoder"
@@ -113,7 +109,7 @@ def _write_merged(recognizer, out_dir, savedir):
         "source": ENCODER_DIR,
     }
     save_trainable(modules, out_dir / RUN_WEIGHTS, metadata=config)
-    return config, encoder_revision(encoder)
+    return config, encoder_revision(encoder.source, encoder.ssl.model.config)
 
 
 def export_run(run_dir, out_dir, merge=False, source=None, savedir=None):
@@ -151,7 +147,9 @@ def export_run(run_dir, out_dir, merge=False, source=None, savedir=None):
     )
     base = {
         "id": recognizer.config["encoder"]["source"],
-        "revision": encoder_revision(recognizer.encoder),
+        "revision": encoder_revision(
+            recognizer.encoder.source, recognizer.encoder.ssl.model.config
+        ),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     if merge:

@@ -7,9 +7,9 @@ Enabled from the YAML with ``cache_features: True`` (``cache_dtype:
 float16`` halves the disk space). Entries can never be stale:
 
 * the cache folder is named by a fingerprint of the encoder (its source,
-  architecture and a hash of every base weight) and of the audio reading
-  settings (sample rate, ``max_duration``), so another encoder or setting
-  uses another folder;
+  architecture and a hash of every base weight), of the audio reading
+  settings (sample rate, ``max_duration``) and of the storage dtype, so
+  another encoder or setting uses another folder;
 * each utterance's file is named by a hash of its audio file's path, size
   and modification time, so a replaced or edited file, or a manifest that
   points an ID at another file, misses the cache and is recomputed.
@@ -111,7 +111,11 @@ class FeatureCache:
             )
         self.encoder = encoder
         self.dtype = DTYPES[dtype]
-        self.folder = Path(folder) / encoder_fingerprint(encoder, **settings)
+        # The stored precision changes the features read back: part of the
+        # key, so a float32 run never reads float16 entries.
+        self.folder = Path(folder) / encoder_fingerprint(
+            encoder, cache_dtype=dtype, **settings
+        )
         self.folder.mkdir(parents=True, exist_ok=True)
         self.computed = self.read = 0
         logger.info(

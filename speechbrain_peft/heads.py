@@ -78,3 +78,65 @@ class EmotionHead(nn.Module):
     def forward(self, feats, lengths):
         """Utterance-level outputs (logits or dimension values)."""
         return self.mlp(masked_mean(feats, lengths))
+
+    @property
+    def output_layer(self):
+        """The last linear layer: one row per class or dimension."""
+        return self.mlp[-1]
+
+    @torch.no_grad()
+    def load_stage_one(
+        self, weights, source_labels=None, target_labels=None, label_map=None
+    ):
+        """Load a stage-one head's weights into this (stage-two) head.
+
+        Everything but the output layer is loaded as is. The output layer
+        is loaded whole for a dimensional task (``source_labels`` None);
+        for a categorical one the row of each class ``label_map`` reaches
+        is the stage-one row of its source class, and the other rows keep
+        their fresh initialisation.
+
+        Arguments
+        ---------
+        weights : dict
+            The stage-one head's state dict.
+        source_labels, target_labels : list of str, optional
+            Stage one's and this head's labels, in output order.
+        label_map : dict, optional
+            Stage-one label -> this head's label.
+
+        Example
+        -------
+        >>> one = EmotionHead(4, 2, hidden_size=3)
+        >>> two = EmotionHead(4, 3, hidden_size=3)
+        >>> two.load_stage_one(one.state_dict(), ["a", "b"], ["b", "x", "a"],
+        ...                    {"a": "a", "b": "b"})
+        >>> torch.equal(two.output_layer.weight[2], one.output_layer.weight[0])
+        True
+        """
+        prefix = f"mlp.{len(self.mlp) - 1}."
+        hidden = {k: v for k, v in weights.items() if not k.startswith(prefix)}
+        self.load_state_dict(hidden, strict=False)
+        output = {
+            k.removeprefix(prefix): v
+            for k, v in weights.items()
+            if k.startswith(prefix)
+        }
+        if source_labels is None:
+            self.output_layer.load_state_dict(output)
+            return
+        unknown = sorted(set(label_map) - set(source_labels))
+        unknown += sorted(set(label_map.values()) - set(target_labels))
+        if unknown:
+            raise ValueError(
+                f"label_map names {unknown}, which are not in the stage-one "
+                f"labels {source_labels} or this run's labels {target_labels}"
+            )
+        for source, target in label_map.items():
+            row = source_labels.index(source)
+            self.output_layer.weight[target_labels.index(target)] = output[
+                "weight"
+            ][row]
+            self.output_layer.bias[target_labels.index(target)] = output[
+                "bias"
+            ][row]

@@ -26,7 +26,6 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -36,10 +35,8 @@ import torch
 from torch import nn
 
 from speechbrain_peft.checkpoints import (
-    RUN_WEIGHTS,
     CheckpointMismatchError,
     load_trainable,
-    read_run_config,
 )
 from speechbrain_peft.dataio import (
     DIMENSIONS,
@@ -47,61 +44,14 @@ from speechbrain_peft.dataio import (
     denormalize_dimensions,
 )
 from speechbrain_peft.encoder import PEFTEncoder
+from speechbrain_peft.encoder_source import encoder_revision
 from speechbrain_peft.heads import EmotionHead
+from speechbrain_peft.run_artifact import RUN_WEIGHTS, read_run_config
 
 logger = logging.getLogger(__name__)
 
 # Key of ``run.json`` describing an export; never part of the checkpoint.
 EXPORT_KEY = "export"
-# Files holding a transformers model's weights (single or sharded).
-WEIGHT_PREFIXES = ("model", "pytorch_model")
-WEIGHT_SUFFIXES = (".safetensors", ".bin")
-
-
-def file_sha256(path):
-    """Hex SHA-256 of a file, read in 1 MiB blocks.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "f"
-    >>> _ = path.write_bytes(b"abc")
-    >>> file_sha256(path)[:16]
-    'ba7816bf8f01cfea'
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def encoder_revision(encoder):
-    """What identifies the weights of an encoder lobe's base model.
-
-    Arguments
-    ---------
-    encoder : speechbrain_peft.encoder.PEFTEncoder
-        A loaded lobe.
-
-    Returns
-    -------
-    dict
-        ``{"sha256": {file: hash}}`` of the weight files of a local
-        ``save_pretrained`` folder, or ``{"commit": hash}`` of a hub model
-        (None when the hub did not report one).
-    """
-    source = Path(encoder.source)
-    if source.is_dir():
-        weights = sorted(
-            path
-            for path in source.iterdir()
-            if path.name.startswith(WEIGHT_PREFIXES)
-            and path.name.endswith(WEIGHT_SUFFIXES)
-        )
-        return {"sha256": {path.name: file_sha256(path) for path in weights}}
-    config = encoder.ssl.model.config
-    return {"commit": getattr(config, "_commit_hash", None)}
 
 
 def _encoder_source(run_dir, config, source):
@@ -126,7 +76,7 @@ def _check_revision(encoder, export):
     expected = export.get("encoder_revision")
     if not expected:
         return
-    found = encoder_revision(encoder)
+    found = encoder_revision(encoder.source, encoder.ssl.model.config)
     if "sha256" in expected and found.get("sha256") != expected["sha256"]:
         raise CheckpointMismatchError(
             f"The encoder at {encoder.source} is not the one these adaptors "
@@ -160,7 +110,7 @@ class EmotionRecognizer(nn.Module):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_peft.checkpoints import save_run_artifact
+    >>> from speechbrain_peft.run_artifact import save_run_artifact
     >>> from speechbrain_peft.synthetic.encoders import save_tiny_encoder
     >>> run = Path(tempfile.mkdtemp())
     >>> encoder = PEFTEncoder(str(save_tiny_encoder("wavlm", run / "enc")))

@@ -5,6 +5,8 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
+import contextlib
+import json
 import logging
 import re
 import sys
@@ -15,11 +17,6 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_peft.brain import EmotionBrain
-from speechbrain_peft.checkpoints import (
-    init_from_run,
-    read_run_config,
-    save_run_artifact,
-)
 from speechbrain_peft.dataio import (
     DIMENSION_SCALES,
     DurationBucketSampler,
@@ -27,7 +24,25 @@ from speechbrain_peft.dataio import (
     durations_of,
     make_label_encoder,
 )
+from speechbrain_peft.encoder_source import encoder_identity
+from speechbrain_peft.experiment import (
+    experiment_id,
+    experiment_settings,
+    plain_values,
+    read_resolved_config,
+    resolve_config,
+)
 from speechbrain_peft.feature_cache import FeatureCache
+from speechbrain_peft.lineage import (
+    check_no_leak,
+    read_trained_on,
+    split_speakers,
+    write_speakers,
+)
+from speechbrain_peft.outputs import parameter_summary, write_results
+from speechbrain_peft.plots import plot_training_curves
+from speechbrain_peft.run_artifact import read_run_config, save_run_artifact
+from speechbrain_peft.stage_two import init_from_run
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +94,20 @@ def load_hparams(hparams_file, overrides):
     ...
     ValueError: ...['data_folder'] must be set...--data_folder ...
     """
-    text = Path(hparams_file).read_text()
+    with _placeholders_named(hparams_file):
+        return load_hyperpyyaml(Path(hparams_file).read_text(), overrides)
+
+
+@contextlib.contextmanager
+def _placeholders_named(hparams_file):
+    """Turn hyperpyyaml's error for an unset ``!PLACEHOLDER`` into one that
+    names every unset key and the command-line options that set them."""
     try:
-        return load_hyperpyyaml(text, overrides)
+        yield
     except ValueError as error:
         if "PLACEHOLDER" not in str(error):
             raise
+        text = Path(hparams_file).read_text()
         unset = re.findall(r"^(\w+):\s*!PLACEHOLDER", text, re.MULTILINE)
         hint = " ".join(f"--{key} ..." for key in unset)
         raise ValueError(
@@ -93,8 +116,21 @@ def load_hparams(hparams_file, overrides):
         ) from error
 
 
-def start_experiment(recipe_file, argv=None):
-    """Parse the command line, load the hparams, create the output folder.
+def start_experiment(recipe_file, argv=None, check=None):
+    """Parse the command line, load the hparams, check them, create the
+    output folder.
+
+    Arguments
+    ---------
+    recipe_file : str
+        ``__file__`` of the calling ``train.py``.
+    argv : list of str, optional
+        Defaults to ``sys.argv[1:]``.
+    check : callable, optional
+        Called with the resolved configuration (plain values, see
+        :func:`~speechbrain_peft.experiment.resolve_config`) before any
+        object of the hparams is built or anything is written (e.g. a fold
+        number check); raises to refuse it.
 
     Returns
     -------
@@ -102,6 +138,9 @@ def start_experiment(recipe_file, argv=None):
     run_opts : dict
     """
     hparams_file, run_opts, overrides = parse_arguments(recipe_file, argv)
+    if check is not None:
+        with _placeholders_named(hparams_file):
+            check(resolve_config(hparams_file, overrides))
     # Under torchrun: join the process group (a no-op in a single process).
     sb.utils.distributed.ddp_init_group(run_opts)
     hparams = load_hparams(hparams_file, overrides)
@@ -113,9 +152,23 @@ def start_experiment(recipe_file, argv=None):
     return hparams, run_opts
 
 
-def train_and_evaluate(hparams, run_opts, manifests, run_info):
-    """Build the datasets, fit, evaluate the best checkpoint on every
-    non-training split, and write the run's results and artifact.
+def prepare_data(prepare, hparams):
+    """Run a corpus' data prep (on the main process only) with the recipe's
+    corpus folder, manifest folder and ``prep_options``."""
+    sb.utils.distributed.run_on_main(
+        prepare,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["manifest_folder"],
+            **hparams.get("prep_options", {}),
+        },
+    )
+
+
+def train_and_evaluate(hparams, run_opts, manifests, protocol=None):
+    """Build the datasets and the model (from a stage-one run for a stage
+    two), fit, evaluate the best checkpoint on every non-training split,
+    and write the run's results and artifact.
 
     Arguments
     ---------
@@ -125,137 +178,269 @@ def train_and_evaluate(hparams, run_opts, manifests, run_info):
         SpeechBrain run options.
     manifests : dict
         ``{split: csv}`` with ``train`` and ``dev`` plus test splits.
-    run_info : dict
-        Description stored in ``results.json`` (config, corpus, fold...).
+    protocol : dict, optional
+        The run's place in a fold protocol: ``fold`` and ``folds`` (all the
+        protocol's folds), stored in ``results.json``.
 
     Returns
     -------
     dict
-        The content of ``results.json``.
+        The content of ``results.json`` (None on the other DDP processes).
     """
-    task = hparams["task"]
-    run_info = {
-        **run_info,
-        "data_folder": str(Path(hparams["data_folder"]).resolve()),
-        "manifests": {k: str(Path(v).resolve()) for k, v in manifests.items()},
-    }
-    label_encoder = None
-    if task == "categorical":
-        label_encoder = make_label_encoder(
-            hparams["label_set"],
-            Path(hparams["save_folder"]) / "label_encoder.txt",
-        )
-    scale = DIMENSION_SCALES.get(hparams["corpus"])
-    if task == "dimensional" and scale is None:
-        raise ValueError(
-            f"{hparams['corpus']} has no dimensional labels; use "
-            "task: categorical"
-        )
-    datasets = create_datasets(
-        manifests,
-        task,
-        label_encoder=label_encoder,
-        dimension_scale=scale,
-        sample_rate=hparams["sample_rate"],
-        max_duration=hparams.get("max_duration"),
-        data_root=hparams["data_folder"],
-    )
-    encoder = hparams["encoder"]
-    n_outputs = len(hparams["label_set"]) if label_encoder else 3
-    head = hparams["head"](input_size=encoder.output_size, n_outputs=n_outputs)
-    label_names = list(hparams["label_set"]) if label_encoder else None
+    run = Run(hparams, manifests, protocol or {})
     if hparams.get("init_from"):
-        run_info["parent_run"] = init_from_run(
-            hparams["init_from"],
-            encoder,
-            head,
-            label_map=hparams.get("label_map"),
-            target_labels=label_names,
-            freeze_loaded=hparams.get("freeze_stage1", False),
-        )
-        datasets.update(
-            source_datasets(run_info["parent_run"], hparams, label_encoder)
-        )
-    hparams["checkpointer"].add_recoverable("head", head)
-    brain = EmotionBrain(
-        modules={"encoder": encoder, "head": head},
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
-    brain.label_names = label_names
-    if hparams.get("cache_features"):
-        if sb.utils.distributed.is_distributed_initialized():
-            raise ValueError(
-                "cache_features runs in a single process; drop it or run "
-                "without torchrun"
-            )
-        brain.feature_cache = FeatureCache(
-            hparams["feature_cache_folder"],
-            encoder,
-            hparams.get("cache_dtype", "float32"),
-            sample_rate=hparams["sample_rate"],
-            max_duration=hparams.get("max_duration"),
-        )
-    brain.sampler = DurationBucketSampler(
-        durations_of(datasets["train"]),
-        hparams["batch_size"],
-        seed=hparams["seed"],
-    )
-    loader = {
-        "num_workers": hparams.get("num_workers", 0),
-        # Every loader iterator draws a worker base seed; drawn from its own
-        # generator it leaves the global one (dropout, time masks) alone, so
-        # a run resumed mid-epoch draws the masks of an uninterrupted one.
-        "generator": torch.Generator().manual_seed(hparams["seed"]),
-    }
-    brain.fit(
-        brain.hparams.epoch_counter,
-        datasets["train"],
-        datasets["dev"],
-        train_loader_kwargs={"batch_sampler": brain.sampler, **loader},
-        valid_loader_kwargs={"batch_size": hparams["batch_size"], **loader},
-    )
-    for split, dataset in datasets.items():
+        run.start_from_parent(hparams["init_from"])
+    brain = run.make_brain(run_opts)
+    run.fit(brain)
+    for split, dataset in run.datasets.items():
         if split != "train":
-            brain.evaluate_split(
-                split, dataset, batch_size=hparams["batch_size"], **loader
-            )
+            brain.evaluate_split(split, dataset, **run.eval_loader_kwargs)
     if not sb.utils.distributed.if_main_process():
         return None
-    results = brain.write_results(run_info)
-    save_run_artifact(
-        hparams["output_folder"],
-        encoder,
-        head,
-        task=task,
-        label_set=brain.label_names,
-        dimension_scale=scale,
-        sample_rate=hparams["sample_rate"],
-        max_duration=hparams.get("max_duration"),
-        run_info=run_info,
-    )
-    return results
+    return run.write(brain)
 
 
-def source_datasets(parent_run, hparams, label_encoder):
-    """The stage-one run's test sets, relabelled for this run, so that a
-    stage-two run reports both domains (splits ``source_<name>``)."""
-    parent = read_run_config(parent_run["path"])
-    info = parent["run_info"]
-    tests = {
-        f"source_{split}": path
-        for split, path in info["manifests"].items()
-        if split.startswith("test")
-    }
-    return create_datasets(
-        tests,
-        hparams["task"],
-        label_encoder=label_encoder,
-        dimension_scale=parent.get("dimension_scale"),
-        sample_rate=hparams["sample_rate"],
-        max_duration=hparams.get("max_duration"),
-        data_root=info["data_folder"],
-        label_map=parent_run["label_map"],
-    )
+class Run:
+    """One recipe run's data, model and records, built in named steps by
+    :func:`train_and_evaluate`.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded recipe hparams.
+    manifests : dict
+        ``{split: csv}``.
+    protocol : dict
+        ``fold`` and ``folds`` for a fold protocol, else empty.
+    """
+
+    def __init__(self, hparams, manifests, protocol):
+        self.hparams = hparams
+        self.task = hparams["task"]
+        self.corpus = hparams["corpus"]
+        self.run_info = {
+            "config": hparams["config_name"],
+            "corpus": self.corpus,
+            **protocol,
+            "seed": hparams["seed"],
+            "data_folder": str(Path(hparams["data_folder"]).resolve()),
+            "manifests": {
+                split: str(Path(path).resolve())
+                for split, path in manifests.items()
+            },
+        }
+        self.label_encoder = self._label_encoder()
+        self.label_names = (
+            list(hparams["label_set"]) if self.label_encoder else None
+        )
+        self.scale = self._dimension_scale()
+        self.datasets = self._create(manifests)
+        self.scales = {split: self.scale for split in self.datasets}
+        self.speakers = split_speakers(manifests)
+        self.parent_trained_on = []
+        self.encoder = hparams["encoder"]
+        n_outputs = len(self.label_names) if self.label_names else 3
+        self.head = hparams["head"](
+            input_size=self.encoder.output_size, n_outputs=n_outputs
+        )
+        self.eval_loader_kwargs = {
+            "batch_size": hparams["batch_size"],
+            **self._loader_kwargs(),
+        }
+
+    def _label_encoder(self):
+        if self.task != "categorical":
+            return None
+        return make_label_encoder(
+            self.hparams["label_set"],
+            Path(self.hparams["save_folder"]) / "label_encoder.txt",
+        )
+
+    def _dimension_scale(self):
+        scale = DIMENSION_SCALES.get(self.corpus)
+        if self.task == "dimensional" and scale is None:
+            raise ValueError(
+                f"{self.corpus} has no dimensional labels; use "
+                "task: categorical"
+            )
+        return scale
+
+    def _create(self, manifests, **kwargs):
+        options = {
+            "label_encoder": self.label_encoder,
+            "dimension_scale": self.scale,
+            "sample_rate": self.hparams["sample_rate"],
+            "max_duration": self.hparams.get("max_duration"),
+            "data_root": self.hparams["data_folder"],
+            **kwargs,
+        }
+        return create_datasets(manifests, self.task, **options)
+
+    def _loader_kwargs(self):
+        return {
+            "num_workers": self.hparams.get("num_workers", 0),
+            # Every loader iterator draws a worker base seed; drawn from its
+            # own generator it leaves the global one (dropout, time masks)
+            # alone, so a run resumed mid-epoch draws the masks of an
+            # uninterrupted one.
+            "generator": torch.Generator().manual_seed(self.hparams["seed"]),
+        }
+
+    def start_from_parent(self, parent_dir):
+        """Stage two: refuse a parent that trained on this run's dev or
+        test speakers, load its adaptors and head, and add its test sets
+        (relabelled) as ``source_<split>``."""
+        self.parent_trained_on = read_trained_on(parent_dir)
+        check_no_leak(
+            self.parent_trained_on,
+            self.corpus,
+            self.speakers,
+            fold=self.run_info.get("fold"),
+        )
+        self.run_info["parent_run"] = init_from_run(
+            parent_dir,
+            self.encoder,
+            self.head,
+            label_map=self.hparams.get("label_map"),
+            target_labels=self.label_names,
+            freeze_stage1=self.hparams.get("freeze_stage1", False),
+        )
+        parent = read_run_config(parent_dir)
+        info = parent["run_info"]
+        tests = {
+            f"source_{split}": path
+            for split, path in info["manifests"].items()
+            if split.startswith("test")
+        }
+        source = self._create(
+            tests,
+            dimension_scale=parent.get("dimension_scale"),
+            data_root=info["data_folder"],
+            label_map=self.run_info["parent_run"]["label_map"],
+        )
+        self.datasets.update(source)
+        self.datasets.left_out.update(source.left_out)
+        self.datasets.ids_sha256.update(source.ids_sha256)
+        self.scales.update(
+            {split: parent.get("dimension_scale") for split in source}
+        )
+
+    def make_brain(self, run_opts):
+        """The :class:`EmotionBrain` of this run, with its sampler and, when
+        asked for, its feature cache."""
+        hparams = self.hparams
+        hparams["checkpointer"].add_recoverable("head", self.head)
+        brain = EmotionBrain(
+            modules={"encoder": self.encoder, "head": self.head},
+            opt_class=hparams["opt_class"],
+            hparams=hparams,
+            run_opts=run_opts,
+            checkpointer=hparams["checkpointer"],
+        )
+        brain.label_names = self.label_names
+        if hparams.get("cache_features"):
+            if sb.utils.distributed.is_distributed_initialized():
+                raise ValueError(
+                    "cache_features runs in a single process; drop it or run "
+                    "without torchrun"
+                )
+            brain.feature_cache = FeatureCache(
+                hparams["feature_cache_folder"],
+                self.encoder,
+                hparams.get("cache_dtype", "float32"),
+                sample_rate=hparams["sample_rate"],
+                max_duration=hparams.get("max_duration"),
+            )
+        brain.sampler = DurationBucketSampler(
+            durations_of(self.datasets["train"]),
+            hparams["batch_size"],
+            seed=hparams["seed"],
+        )
+        return brain
+
+    def fit(self, brain):
+        """SpeechBrain's ``fit`` on the train and dev sets."""
+        brain.fit(
+            brain.hparams.epoch_counter,
+            self.datasets["train"],
+            self.datasets["dev"],
+            train_loader_kwargs={
+                "batch_sampler": brain.sampler,
+                **self._loader_kwargs(),
+            },
+            valid_loader_kwargs=self.eval_loader_kwargs,
+        )
+
+    def experiment(self, brain):
+        """This run's experiment: settings and id (see
+        :mod:`speechbrain_peft.experiment`)."""
+        saved = Path(self.hparams["output_folder"]) / "hyperparams.yaml"
+        config = (
+            read_resolved_config(saved)
+            if saved.is_file()
+            else plain_values(self.hparams)
+        )
+        parent = (self.run_info.get("parent_run") or {}).get("run_info")
+        parent_id = None
+        if parent is not None:
+            parent_id = (parent.get("experiment") or {}).get("id") or (
+                "legacy:"
+                + "/".join(
+                    str(parent.get(k)) for k in ("corpus", "config", "task")
+                )
+            )
+        settings = experiment_settings(
+            config,
+            encoder_identity(
+                self.encoder.source, self.encoder.ssl.model.config
+            ),
+            parent=parent_id,
+            precision=getattr(brain, "precision", "fp32"),
+        )
+        return {"id": experiment_id(settings), "settings": settings}
+
+    def write(self, brain):
+        """Write ``results.json`` with the predictions and plots, the
+        training curves, ``speakers.json`` and the run artifact."""
+        out = Path(self.hparams["output_folder"])
+        self.run_info["experiment"] = self.experiment(brain)
+        encoder = getattr(brain.modules.encoder, "module", self.encoder)
+        head = getattr(brain.modules.head, "module", self.head)
+        record = {
+            "kind": "training",
+            **self.run_info,
+            "manifest_ids_sha256": self.datasets.ids_sha256,
+            "task": self.task,
+            "encoder": encoder.source,
+            "adapters": encoder.adapters,
+            "params": parameter_summary(encoder, head),
+            "label_set": self.label_names,
+            "left_out": self.datasets.left_out,
+        }
+        results = write_results(
+            out,
+            record,
+            brain.evaluated,
+            self.label_names,
+            scales=self.scales if self.task == "dimensional" else None,
+        )
+        history = out / "history.json"
+        if history.exists():
+            epochs = json.loads(history.read_text())
+            plot_training_curves(
+                [epochs[k] for k in sorted(epochs, key=int)],
+                out / "training_curves.png",
+            )
+        write_speakers(out, self.corpus, self.speakers, self.parent_trained_on)
+        save_run_artifact(
+            out,
+            encoder,
+            head,
+            task=self.task,
+            label_set=self.label_names,
+            dimension_scale=self.scale,
+            sample_rate=self.hparams["sample_rate"],
+            max_duration=self.hparams.get("max_duration"),
+            run_info=self.run_info,
+        )
+        return results

@@ -94,6 +94,11 @@ def test_changed_audio_or_encoder_misses_the_cache(
     assert (
         FeatureCache(tmp_path, encoder, max_duration=5.0).folder != cache.folder
     )
+    # A float32 run never reads the float16 entries of the same folder.
+    half = FeatureCache(tmp_path, encoder, "float16")
+    assert half.folder != cache.folder
+    half(paths, wav, lens)
+    assert half.computed == 2 and half.read == 0
 
 
 def test_adaptors_inside_the_encoder_are_refused(tiny_encoders, tmp_path):

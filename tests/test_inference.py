@@ -26,12 +26,7 @@ from safetensors.torch import load_file
 from transformers import AutoFeatureExtractor, AutoModel
 
 from data_prep.crema_d_prepare import prepare_crema_d
-from speechbrain_peft.checkpoints import (
-    RUN_CONFIG,
-    RUN_WEIGHTS,
-    CheckpointMismatchError,
-    save_run_artifact,
-)
+from speechbrain_peft.checkpoints import CheckpointMismatchError
 from speechbrain_peft.dataio import denormalize_dimensions
 from speechbrain_peft.encoder import PEFTEncoder
 from speechbrain_peft.evaluate import evaluate_run
@@ -40,6 +35,12 @@ from speechbrain_peft.heads import EmotionHead
 from speechbrain_peft.infer import main as infer_main
 from speechbrain_peft.inference import EmotionRecognizer
 from speechbrain_peft.recipe import load_hparams, train_and_evaluate
+from speechbrain_peft.results import aggregate
+from speechbrain_peft.run_artifact import (
+    RUN_CONFIG,
+    RUN_WEIGHTS,
+    save_run_artifact,
+)
 from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 
@@ -255,6 +256,39 @@ def test_dimensional_on_corpus_scale(tiny_encoders, tmp_path):
     )
 
 
+def test_prediction_files_are_on_the_corpus_scale_like_infer(
+    tiny_encoders, tmp_path
+):
+    corpus = make_iemocap(
+        tmp_path / "corpus", utts_per_speaker=4, min_dur=0.5, max_dur=1.0
+    )
+    manifests = write_manifests(corpus["utterances"], tmp_path)
+    run_dir = make_run(
+        tmp_path / "run", tiny_encoders["hubert"], ["lora"], "dimensional"
+    )
+    results = evaluate_run(
+        run_dir,
+        {"test": manifests["test"]},
+        tmp_path / "eval",
+        corpus="IEMOCAP",
+    )
+    assert results["prediction_scales"] == {"test": [1.0, 5.0]}
+    rows = (tmp_path / "eval" / "predictions_test.jsonl").read_text()
+    predicted = {row["id"]: row for row in map(json.loads, rows.splitlines())}
+    recognizer = EmotionRecognizer.from_run(run_dir)
+    for row in pd.read_csv(manifests["test"]).itertuples():
+        stored = predicted[row.ID]
+        for dimension in ("arousal", "valence", "dominance"):
+            assert stored["target"][dimension] == pytest.approx(
+                getattr(row, dimension)
+            )
+        inferred = recognizer.classify_file(row.wav)
+        for dimension, value in inferred.items():
+            assert stored["prediction"][dimension] == pytest.approx(
+                value, abs=1e-5
+            )
+
+
 def plain_transformers_model(export_dir):
     """``AutoModel.from_pretrained`` on the merged encoder and our head,
     without any of our encoder code: ``wav (numpy) -> logits``."""
@@ -438,6 +472,23 @@ def test_evaluate_reproduces_the_run_and_maps_another_corpus(
     assert other["trained_on"] == "IEMOCAP" and other["corpus"] == "CREMA-D"
     left_out = f"{(~kept).sum()} utterance(s) with unmapped labels left out"
     assert any(left_out in r.getMessage() for r in caplog.records)
+    assert other["left_out"]["test"] == (
+        manifest.loc[~kept, "emo"].value_counts().sort_index().to_dict()
+    )
+    # What was evaluated is kept apart from the run that was evaluated.
+    assert other["kind"] == "evaluation"
+    assert other["evaluated_on"]["corpus"] == "CREMA-D"
+    assert other["evaluated_on"]["manifests"]["test"] == crema_test
+    assert len(other["evaluated_on"]["manifest_ids_sha256"]["test"]) == 64
+    assert other["evaluated_run"]["path"] == str(run_dir.resolve())
+    assert other["params"] == reference["params"]
+    assert other["experiment"]["id"] != reference["experiment"]["id"]
+    table = aggregate([reference, other], n_boot=10)
+    ua = table[(table["metric"] == "UA") & (table["split"] == "test")]
+    assert sorted(ua["corpus"]) == ["CREMA-D", "IEMOCAP"]
+    assert (ua["n_runs"] == 1).all()
+    unnamed = evaluate_run(run_dir, {"test": test_csv}, tmp_path / "unnamed")
+    assert unnamed["corpus"] == "unknown" and unnamed["trained_on"] == "IEMOCAP"
     assert (tmp_path / "cross" / "confusion_test.png").stat().st_size > 0
     with pytest.raises(ValueError, match="not labels of the run"):
         evaluate_run(
@@ -445,4 +496,81 @@ def test_evaluate_reproduces_the_run_and_maps_another_corpus(
             {"test": crema_test},
             tmp_path / "bad",
             label_map={"dis": "disgust"},
+        )
+
+
+@pytest.fixture(scope="module")
+def base_like_encoders(tmp_path_factory):
+    """Tiny encoders with the base checkpoints' group-norm front-end and no
+    padding mask in their feature-extractor config."""
+    root = tmp_path_factory.mktemp("base_like")
+    return {
+        kind: save_tiny_encoder(
+            kind,
+            root / kind,
+            feat_extract_norm="group",
+            do_stable_layer_norm=False,
+            return_attention_mask=False,
+        )
+        for kind in ("wavlm", "hubert", "wav2vec2")
+    }
+
+
+@pytest.mark.parametrize("kind", ["wavlm", "hubert", "wav2vec2"])
+def test_group_norm_front_end_features_do_not_depend_on_the_batch(
+    base_like_encoders, kind
+):
+    encoder = PEFTEncoder(
+        str(base_like_encoders[kind]), adapters=["weighted_sum"]
+    ).eval()
+    generator = torch.Generator().manual_seed(0)
+    short, long = torch.randn(16000, generator=generator), torch.randn(64000)
+    batch = torch.zeros(2, 64000)
+    batch[0, :16000], batch[1] = short, long
+    lens = torch.tensor([0.25, 1.0])
+    with torch.no_grad():
+        alone = encoder(short[None])[0]
+        batched, feat_lens = encoder(batch, lens)
+        n_frames = int(torch.round(feat_lens[0] * batched.shape[1]))
+        assert n_frames == alone.shape[1]
+        torch.testing.assert_close(
+            batched[0, :n_frames], alone[0], atol=1e-5, rtol=0
+        )
+        # The check can fail: a batched front-end lets padding in.
+        encoder.front_end_per_file = False
+        leaky, _ = encoder(batch, lens)
+    assert (leaky[0, :n_frames] - alone[0]).abs().max() > 1e-2
+
+
+def test_evaluation_at_any_batch_size_and_infer_agree_on_base_encoders(
+    base_like_encoders, tmp_path
+):
+    corpus = make_iemocap(
+        tmp_path / "corpus", utts_per_speaker=6, min_dur=0.5, max_dur=3.0
+    )
+    manifests = write_manifests(corpus["utterances"], tmp_path)
+    run_dir = make_run(
+        tmp_path / "run", base_like_encoders["wav2vec2"], ["lora"]
+    )
+    scores = {}
+    for batch_size in (1, 8):
+        out = tmp_path / f"batch{batch_size}"
+        evaluate_run(
+            run_dir, {"test": manifests["test"]}, out, batch_size=batch_size
+        )
+        rows = (out / "predictions_test.jsonl").read_text().splitlines()
+        scores[batch_size] = {
+            row["id"]: row["scores"] for row in map(json.loads, rows)
+        }
+    assert len(scores[1]) > 2
+    for utt_id, alone in scores[1].items():
+        np.testing.assert_allclose(scores[8][utt_id], alone, atol=1e-5)
+    recognizer = EmotionRecognizer.from_run(run_dir)
+    test = pd.read_csv(manifests["test"])
+    for row in test.itertuples():
+        inferred = recognizer.classify_file(row.wav)["probabilities"]
+        np.testing.assert_allclose(
+            [inferred[label] for label in LABELS],
+            softmax(scores[8][row.ID]),
+            atol=1e-5,
         )

@@ -22,6 +22,7 @@ from recipe_runs import (
     start_recipe,
 )
 
+from data_prep.manifest import DataPrepError
 from speechbrain_peft.checkpoints import CheckpointMismatchError
 from speechbrain_peft.recipe import load_hparams
 from speechbrain_peft.synthetic.corpora import make_crema_d, make_iemocap
@@ -95,6 +96,21 @@ def test_dimensional_task_reports_ccc(
     for split in results["splits"].values():
         for dim in ("arousal", "valence", "dominance", "mean"):
             assert -1.0 <= split[f"CCC_{dim}"] <= 1.0
+    # The run read the dimensional manifests: every rated utterance, those
+    # outside the class set (IEMOCAP xxx, fru..., MSP-Podcast X, O) too.
+    manifests = tmp_path / "manifests" / "dimensional"
+    prep = json.loads((tmp_path / "manifests" / "prep_info.json").read_text())
+    tests = [split for split in results["splits"] if split.startswith("test")]
+    for split in tests:
+        name = (
+            f"dimensional/fold1/{split}"
+            if corpus == "IEMOCAP"
+            else (f"dimensional/{split}")
+        )
+        assert results["splits"][split]["n"] == prep["counts"][name]["total"]
+        assert results["manifests"][split].startswith(str(manifests))
+    categorical = prep["counts"][name.removeprefix("dimensional/")]["total"]
+    assert results["splits"][split]["n"] > categorical
 
 
 def test_crema_d_refuses_dimensional(small_corpora, tiny_encoders, tmp_path):
@@ -273,3 +289,20 @@ def test_checkpoint_of_another_encoder_width_is_refused(
     args = recipe_args("IEMOCAP", "lora.yaml", data, narrow, tmp_path)
     with pytest.raises(CheckpointMismatchError, match="hidden_size"):
         run_recipe("IEMOCAP", *args, "--number_of_epochs=2", *QUICK[1:])
+
+
+def test_fold_outside_the_protocol_is_refused_before_anything_runs(
+    small_corpora, tiny_encoders, tmp_path
+):
+    args = recipe_args(
+        "IEMOCAP",
+        "lora.yaml",
+        small_corpora["IEMOCAP"],
+        tiny_encoders["wavlm"],
+        tmp_path,
+        "--fold=9",
+    )
+    with pytest.raises(DataPrepError, match="choose one of 1, 2, 3, 4, 5"):
+        run_recipe("IEMOCAP", *args, *QUICK)
+    assert not (tmp_path / "run").exists()
+    assert not (tmp_path / "manifests").exists()

@@ -42,10 +42,8 @@ from speechbrain_peft.brain import (
     NonFiniteLossError,
     recover_with_fallback,
 )
-from speechbrain_peft.checkpoints import (
-    CheckpointMismatchError,
-    CrashSafeCheckpointer,
-)
+from speechbrain_peft.checkpointer import CrashSafeCheckpointer
+from speechbrain_peft.checkpoints import CheckpointMismatchError
 from speechbrain_peft.dataio import (
     MIN_SAMPLES,
     AudioReader,
@@ -331,6 +329,26 @@ def test_manifest_missing_columns_are_listed(tmp_path):
     assert "['ID', 'wav', 'duration']" in str(error.value)
     with pytest.raises(ManifestError, match="'arousal', 'valence'"):
         create_datasets({"train": csv}, "dimensional", dimension_scale=(1, 5))
+
+
+def test_duplicate_ids_are_refused_naming_them(tmp_path):
+    """A dict keyed by ID would drop a duplicate row and shift every label
+    after it; the manifest is refused instead."""
+    wavs = []
+    for index in range(4):
+        wavs.append(tmp_path / f"{index}.wav")
+        sf.write(wavs[-1], np.zeros(1600, dtype="float32"), 16000)
+    rows = ["ID,duration,wav,spk_id,emo"]
+    rows += [
+        f"u{i},0.1,{wav},s,{emo}"
+        for i, (wav, emo) in enumerate(zip(wavs, ["neu", "ang", "sad", "hap"]))
+    ]
+    rows.append(f"u1,0.1,{wavs[3]},s,hap")
+    csv = tmp_path / "handwritten.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    encoder = make_label_encoder(["neu", "hap", "ang", "sad"])
+    with pytest.raises(ManifestError, match=r"more than once: \['u1'\]"):
+        create_datasets({"test": csv}, "categorical", encoder)
 
 
 # ---- 3. Non-finite losses --------------------------------------------------

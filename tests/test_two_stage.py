@@ -15,13 +15,15 @@ from safetensors.torch import load_file
 
 from speechbrain_peft.checkpoints import (
     CheckpointMismatchError,
-    init_from_run,
     load_trainable,
-    read_run_config,
 )
 from speechbrain_peft.encoder import PEFTEncoder
 from speechbrain_peft.heads import EmotionHead
+from speechbrain_peft.lineage import SpeakerLeakError
 from speechbrain_peft.recipe import load_hparams
+from speechbrain_peft.run_artifact import read_run_config
+from speechbrain_peft.stage_two import init_from_run
+from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 
 STAGE1_ADAPTERS = "--adapters=[bottleneck, weighted_sum, gating]"
@@ -162,3 +164,139 @@ def test_stage_two_yamls_name_their_parent():
         text = path.read_text()
         assert "init_from: !PLACEHOLDER" in text, path
         assert "label_map:" in text, path
+
+
+@pytest.fixture(scope="module")
+def lora_stage_one(small_corpora, tiny_encoders, tmp_path_factory):
+    """A finished CREMA-D run with LoRA only."""
+    out = tmp_path_factory.mktemp("stage1_lora")
+    args = recipe_args(
+        "CREMA-D",
+        "lora.yaml",
+        small_corpora["CREMA-D"],
+        tiny_encoders["wavlm"],
+        out,
+    )
+    run_recipe("CREMA-D", *args, *QUICK)
+    return out / "run"
+
+
+def test_stage_two_decides_per_adaptor_loaded_or_fresh_trained_or_frozen(
+    lora_stage_one, small_corpora, tiny_encoders, tmp_path
+):
+    args = stage_two_args(
+        small_corpora,
+        tiny_encoders["wavlm"],
+        lora_stage_one,
+        tmp_path,
+        "--adapters=[lora, bottleneck]",
+        "--freeze_stage1=[lora]",
+    )
+    results = run_recipe("MSP-Podcast", *args, *QUICK)
+
+    table = {row["adaptor"]: row for row in results["parent_run"]["adaptors"]}
+    assert set(table) == {"lora", "bottleneck", "head"}
+    assert (table["lora"]["stage_one"], table["lora"]["stage_two"]) == (
+        "loaded",
+        "frozen",
+    )
+    assert (
+        table["bottleneck"]["stage_one"],
+        table["bottleneck"]["stage_two"],
+    ) == ("fresh", "trained")
+    assert table["head"]["stage_one"] == "loaded"
+    assert results["parent_run"]["frozen_adaptors"] == ["lora"]
+    # 2 layers x (q, k, v) x rank 8 x (64 + 64) inputs and outputs.
+    assert table["lora"]["parameters"] == 2 * 3 * 8 * 128
+    logged = (tmp_path / "run" / "log.txt").read_text()
+    assert "bottleneck  fresh      trained" in logged
+    assert "lora        loaded     frozen" in logged
+
+    stage1 = load_file(lora_stage_one / "adapters.safetensors")
+    stage2 = load_file(tmp_path / "run" / "adapters.safetensors")
+    lora = [k for k in stage1 if "lora_" in k]
+    assert lora and all(torch.equal(stage1[k], stage2[k]) for k in lora)
+    bottleneck_up = [k for k in stage2 if "adapter_bottleneck.up" in k]
+    assert bottleneck_up and all(
+        stage2[k].abs().sum() > 0 for k in bottleneck_up
+    )
+
+
+def test_freezing_an_adaptor_stage_one_lacks_is_refused(
+    lora_stage_one, small_corpora, tiny_encoders, tmp_path
+):
+    args = stage_two_args(
+        small_corpora,
+        tiny_encoders["wavlm"],
+        lora_stage_one,
+        tmp_path,
+        "--adapters=[lora, bottleneck]",
+        "--freeze_stage1=[bottleneck]",
+    )
+    with pytest.raises(
+        ValueError, match=r"freeze_stage1 names \['bottleneck'\]"
+    ):
+        run_recipe("MSP-Podcast", *args, *QUICK)
+
+
+@pytest.fixture(scope="module")
+def iemocap_scripted(tiny_encoders, tmp_path_factory):
+    """An IEMOCAP whose scripted and improvised dialogs both hold every
+    class, and a scripted stage-one run of fold 1."""
+    root = tmp_path_factory.mktemp("iemocap_si")
+    data = make_iemocap(
+        root / "IEMOCAP_full_release", utts_per_speaker=16, max_dur=1.5
+    )["root"]
+    args = recipe_args(
+        "IEMOCAP",
+        "combo.yaml",
+        data,
+        tiny_encoders["wavlm"],
+        root / "stage1",
+        "--subset=scripted",
+        "--fold=1",
+    )
+    run_recipe("IEMOCAP", *args, *QUICK)
+    return data, root / "stage1" / "run"
+
+
+def test_stage_two_on_speakers_stage_one_trained_on_is_refused(
+    iemocap_scripted, tiny_encoders, tmp_path
+):
+    data, stage_one = iemocap_scripted
+    improvised = recipe_args(
+        "IEMOCAP",
+        "stage2_improvised.yaml",
+        data,
+        tiny_encoders["wavlm"],
+        tmp_path / "fold2",
+        f"--init_from={stage_one}",
+        "--fold=2",
+    )
+    with pytest.raises(SpeakerLeakError) as error:
+        run_recipe("IEMOCAP", *improvised, *QUICK)
+    message = str(error.value)
+    # Fold 2 tests on session 2 and develops on Ses03_M; fold 1's stage
+    # one trained on both but Ses02_F (its dev speaker).
+    assert "test: Ses02_M" in message and "Ses02_F" not in message
+    assert "dev: Ses03_M" in message
+    assert "fold 2" in message
+    assert not (tmp_path / "fold2" / "run" / "results.json").exists()
+
+    matching = recipe_args(
+        "IEMOCAP",
+        "stage2_improvised.yaml",
+        data,
+        tiny_encoders["wavlm"],
+        tmp_path / "fold1",
+        f"--init_from={stage_one}",
+        "--fold=1",
+    )
+    results = run_recipe("IEMOCAP", *matching, *QUICK)
+    assert results["parent_run"]["path"] == str(stage_one.resolve())
+    speakers = json.loads(
+        (tmp_path / "fold1" / "run" / "speakers.json").read_text()
+    )
+    assert speakers["splits"]["test"] == ["Ses01_F", "Ses01_M"]
+    assert len(speakers["trained_on"]) == 2
+    assert all(s["corpus"] == "IEMOCAP" for s in speakers["trained_on"])

@@ -11,14 +11,9 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-import sys
-from pathlib import Path
-
-from speechbrain.utils.distributed import run_on_main
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from data_prep.crema_d_prepare import prepare_crema_d  # noqa: E402
-from speechbrain_peft.recipe import (  # noqa: E402
+from data_prep.crema_d_prepare import manifest_paths, prepare_crema_d
+from speechbrain_peft.recipe import (
+    prepare_data,
     start_experiment,
     train_and_evaluate,
 )
@@ -27,22 +22,9 @@ from speechbrain_peft.recipe import (  # noqa: E402
 def main(argv=None):
     """Prepare the splits (skipped when done), then train and evaluate."""
     hparams, run_opts = start_experiment(__file__, argv)
-    run_on_main(
-        prepare_crema_d,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["manifest_folder"],
-            **hparams["prep_options"],
-        },
-    )
-    folder = Path(hparams["manifest_folder"])
-    manifests = {s: folder / f"{s}.csv" for s in ("train", "dev", "test")}
-    run_info = {
-        "config": hparams["config_name"],
-        "corpus": hparams["corpus"],
-        "seed": hparams["seed"],
-    }
-    return train_and_evaluate(hparams, run_opts, manifests, run_info)
+    prepare_data(prepare_crema_d, hparams)
+    manifests = manifest_paths(hparams["manifest_folder"])
+    return train_and_evaluate(hparams, run_opts, manifests)
 
 
 if __name__ == "__main__":

@@ -16,39 +16,31 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-import sys
-from pathlib import Path
-
-from speechbrain.utils.distributed import run_on_main
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from data_prep.iemocap_prepare import prepare_iemocap  # noqa: E402
-from speechbrain_peft.recipe import (  # noqa: E402
+from data_prep.iemocap_prepare import (
+    SESSIONS,
+    check_fold,
+    manifest_paths,
+    prepare_iemocap,
+)
+from speechbrain_peft.recipe import (
+    prepare_data,
     start_experiment,
     train_and_evaluate,
 )
 
 
 def main(argv=None):
-    """Prepare the folds (skipped when done), then train and evaluate."""
-    hparams, run_opts = start_experiment(__file__, argv)
-    run_on_main(
-        prepare_iemocap,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["manifest_folder"],
-            **hparams["prep_options"],
-        },
+    """Check the fold, prepare the folds (skipped when done), then train
+    and evaluate."""
+    hparams, run_opts = start_experiment(
+        __file__, argv, check=lambda hparams: check_fold(hparams["fold"])
     )
-    fold = Path(hparams["manifest_folder"]) / f"fold{hparams['fold']}"
-    manifests = {s: fold / f"{s}.csv" for s in ("train", "dev", "test")}
-    run_info = {
-        "config": hparams["config_name"],
-        "corpus": hparams["corpus"],
-        "fold": hparams["fold"],
-        "seed": hparams["seed"],
-    }
-    return train_and_evaluate(hparams, run_opts, manifests, run_info)
+    prepare_data(prepare_iemocap, hparams)
+    manifests = manifest_paths(
+        hparams["manifest_folder"], hparams["fold"], hparams["task"]
+    )
+    protocol = {"fold": hparams["fold"], "folds": list(SESSIONS)}
+    return train_and_evaluate(hparams, run_opts, manifests, protocol)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,9 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-import sys
-from pathlib import Path
-
-from speechbrain.utils.distributed import run_on_main
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from data_prep.msp_podcast_prepare import prepare_msp_podcast  # noqa: E402
-from speechbrain_peft.recipe import (  # noqa: E402
+from data_prep.msp_podcast_prepare import manifest_paths, prepare_msp_podcast
+from speechbrain_peft.recipe import (
+    prepare_data,
     start_experiment,
     train_and_evaluate,
 )
@@ -26,26 +21,11 @@ from speechbrain_peft.recipe import (  # noqa: E402
 
 def main(argv=None):
     """Prepare the manifests (skipped when done), then train and evaluate
-    on every test set the release has."""
+    on every test set the release labels."""
     hparams, run_opts = start_experiment(__file__, argv)
-    run_on_main(
-        prepare_msp_podcast,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["manifest_folder"],
-            **hparams["prep_options"],
-        },
-    )
-    folder = Path(hparams["manifest_folder"])
-    manifests = {"train": folder / "train.csv", "dev": folder / "dev.csv"}
-    for test in sorted(folder.glob("test*.csv")):
-        manifests[test.stem] = test
-    run_info = {
-        "config": hparams["config_name"],
-        "corpus": hparams["corpus"],
-        "seed": hparams["seed"],
-    }
-    return train_and_evaluate(hparams, run_opts, manifests, run_info)
+    prepare_data(prepare_msp_podcast, hparams)
+    manifests = manifest_paths(hparams["manifest_folder"], hparams["task"])
+    return train_and_evaluate(hparams, run_opts, manifests)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,9 @@ def tiny_config(kind, hidden_size=64, num_layers=2, **overrides):
     return config_class(**fields)
 
 
-def save_tiny_encoder(kind, out_dir, seed=0, **config_fields):
+def save_tiny_encoder(
+    kind, out_dir, seed=0, return_attention_mask=True, **config_fields
+):
     """Save a random-init encoder and its feature-extractor config.
 
     Arguments
@@ -94,6 +96,10 @@ def save_tiny_encoder(kind, out_dir, seed=0, **config_fields):
         Folder to write (``config.json``, weights, preprocessor config).
     seed : int
         Seed of the random init, so the same call gives the same weights.
+    return_attention_mask : bool
+        The feature extractor's setting: False as in the base checkpoints
+        (trained without a padding mask), which with
+        ``feat_extract_norm="group"`` gives a base-like encoder.
     **config_fields
         Passed to :func:`tiny_config`.
 
@@ -121,7 +127,7 @@ def save_tiny_encoder(kind, out_dir, seed=0, **config_fields):
         sampling_rate=16000,
         padding_value=0.0,
         do_normalize=True,
-        return_attention_mask=True,
+        return_attention_mask=return_attention_mask,
     ).save_pretrained(out_dir)
     return out_dir
 

@@ -1,0 +1,167 @@
+"""Which speakers a run's model heard in training, its ancestors included,
+and the check that keeps a stage two from testing on them.
+
+Every run writes ``speakers.json`` beside its ``run.json``: the speakers
+of each of its splits, and ``trained_on``, the training speakers of the run
+and of every run it descends from (a stage two starts from a stage-one
+model, which starts from nothing). Speakers are named per corpus, so
+IEMOCAP's ``Ses01_F`` and CREMA-D's ``1001`` never meet: a cross-corpus
+stage two is disjoint by construction, a same-corpus one (IEMOCAP
+scripted -> improvised) must use the stage-one run of its own fold.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+SPEAKERS_FILE = "speakers.json"
+TRAINING_SPLIT = "train"
+
+
+class SpeakerLeakError(ValueError):
+    """A stage two would evaluate on speakers an ancestor trained on."""
+
+
+def split_speakers(manifests):
+    """``{split: sorted speaker IDs}`` read from the manifests.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> csv = Path(tempfile.mkdtemp()) / "train.csv"
+    >>> _ = csv.write_text("ID,spk_id\\na,s2\\nb,s1\\nc,s2\\n")
+    >>> split_speakers({"train": csv})
+    {'train': ['s1', 's2']}
+    """
+    return {
+        split: sorted(
+            set(pd.read_csv(path, dtype={"spk_id": str})["spk_id"].dropna())
+        )
+        for split, path in manifests.items()
+    }
+
+
+def read_trained_on(run_dir):
+    """The training speakers of a finished run and of its ancestors, as
+    ``[{"corpus": ..., "speakers": [...]}, ...]``.
+
+    Runs written before ``speakers.json`` existed are read from the
+    training manifest their ``run.json`` names (and their parent's, in
+    turn); a run whose record is gone cannot be checked, which is an error.
+    """
+    run_dir = Path(run_dir)
+    record = run_dir / SPEAKERS_FILE
+    if record.is_file():
+        return json.loads(record.read_text())["trained_on"]
+    run = json.loads((run_dir / "run.json").read_text())
+    info = run.get("run_info") or {}
+    train = (info.get("manifests") or {}).get(TRAINING_SPLIT)
+    if not train or not Path(train).is_file():
+        raise SpeakerLeakError(
+            f"{run_dir} has no {SPEAKERS_FILE} and its training manifest "
+            f"{train} is gone, so the speakers it trained on are unknown; "
+            "train the stage-one run again with this version"
+        )
+    trained_on = [
+        {
+            "corpus": info.get("corpus"),
+            "speakers": split_speakers({TRAINING_SPLIT: train})[TRAINING_SPLIT],
+        }
+    ]
+    parent = info.get("parent_run")
+    if parent:
+        trained_on += read_trained_on(parent["path"])
+    return trained_on
+
+
+def check_no_leak(trained_on, corpus, speakers, fold=None):
+    """Refuse evaluation splits holding a speaker an ancestor trained on.
+
+    Arguments
+    ---------
+    trained_on : list of dict
+        The parent run's :func:`read_trained_on`.
+    corpus : str
+        This run's corpus.
+    speakers : dict
+        ``{split: speakers}`` of this run (see :func:`split_speakers`).
+    fold : int, optional
+        This run's fold, named in the advice.
+
+    Raises
+    ------
+    SpeakerLeakError
+        Naming the speakers, the splits and the fix.
+
+    Example
+    -------
+    >>> ancestors = [{"corpus": "IEMOCAP", "speakers": ["Ses02_F", "Ses02_M"]}]
+    >>> check_no_leak(ancestors, "MSP-Podcast", {"test1": ["7"]})
+    >>> check_no_leak(ancestors, "IEMOCAP", {"test": ["Ses02_F"]}, fold=2)
+    Traceback (most recent call last):
+    ...
+    speechbrain_peft.lineage.SpeakerLeakError: The stage-one model ...
+    """
+    evaluated = {
+        split: set(names)
+        for split, names in speakers.items()
+        if split != TRAINING_SPLIT
+    }
+    leaks = {}
+    for ancestor in trained_on:
+        if ancestor["corpus"] != corpus:
+            continue
+        heard = set(ancestor["speakers"])
+        for split, names in evaluated.items():
+            if names & heard:
+                leaks.setdefault(split, set()).update(names & heard)
+    other = sorted({a["corpus"] for a in trained_on} - {corpus})
+    if other:
+        logger.info(
+            "Stage two on %s from a model trained on %s: the speakers are "
+            "disjoint by construction (different corpora)",
+            corpus,
+            ", ".join(other),
+        )
+    if not leaks:
+        if corpus in {a["corpus"] for a in trained_on}:
+            logger.info(
+                "Stage two on %s: no dev or test speaker of this run is among "
+                "the speakers its ancestors trained on",
+                corpus,
+            )
+        return
+    named = "; ".join(
+        f"{split}: {', '.join(sorted(names))}" for split, names in leaks.items()
+    )
+    fix = (
+        f"start from the stage-one run of fold {fold} (the same test and dev "
+        "speakers)"
+        if fold is not None
+        else "start from a stage-one run that did not train on them"
+    )
+    raise SpeakerLeakError(
+        f"The stage-one model (or one of its ancestors) trained on speakers "
+        f"this run evaluates on ({named}), so its scores would be "
+        f"optimistic. Pass --init_from with a run that never trained on "
+        f"them: {fix}."
+    )
+
+
+def write_speakers(run_dir, corpus, speakers, parent_trained_on=()):
+    """Write ``speakers.json``: this run's speakers per split and the
+    training speakers of the run and its ancestors."""
+    trained_on = [
+        {"corpus": corpus, "speakers": speakers.get(TRAINING_SPLIT, [])},
+        *parent_trained_on,
+    ]
+    record = {"corpus": corpus, "splits": speakers, "trained_on": trained_on}
+    (Path(run_dir) / SPEAKERS_FILE).write_text(json.dumps(record))
+    return record

@@ -1,0 +1,70 @@
+"""A finished run's artifact: what is needed to use it again and nothing
+more. ``adapters.safetensors`` holds the trainable tensors of the encoder
+lobe and the head (the frozen encoder is reloaded from its source) and
+``run.json`` the arguments that rebuild them, the task, labels, audio
+settings and the run's description.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import json
+from pathlib import Path
+
+import torch
+
+from speechbrain_peft.checkpoints import CheckpointMismatchError, save_trainable
+
+RUN_WEIGHTS = "adapters.safetensors"
+RUN_CONFIG = "run.json"
+
+
+def save_run_artifact(run_dir, encoder, head, **run_config):
+    """Write what a trained run needs to be used again, and nothing more:
+    the trainable tensors of encoder and head (``adapters.safetensors``)
+    and a small ``run.json`` (encoder and head arguments, task, labels,
+    audio settings, parent run). The frozen encoder is not copied: it is
+    reloaded from its source.
+
+    Arguments
+    ---------
+    run_dir : str or pathlib.Path
+        The run's output folder.
+    encoder : speechbrain_peft.encoder.PEFTEncoder
+        The trained lobe.
+    head : speechbrain_peft.heads.EmotionHead
+        The trained head.
+    **run_config
+        JSON-serialisable settings (task, label_set, dimension_scale,
+        sample_rate, max_duration, run_info...).
+
+    Returns
+    -------
+    dict
+        The stored configuration.
+    """
+    run_dir = Path(run_dir)
+    config = {
+        "encoder": encoder.init_kwargs,
+        "encoder_config": encoder.config_summary,
+        "head": head.init_kwargs,
+        **run_config,
+    }
+    modules = torch.nn.ModuleDict({"encoder": encoder, "head": head})
+    save_trainable(modules, run_dir / RUN_WEIGHTS, metadata=config)
+    (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=2))
+    return config
+
+
+def read_run_config(run_dir):
+    """The ``run.json`` of a finished run, with a clear error otherwise."""
+    run_dir = Path(run_dir)
+    if (
+        not (run_dir / RUN_CONFIG).is_file()
+        or not (run_dir / RUN_WEIGHTS).is_file()
+    ):
+        raise CheckpointMismatchError(
+            f"{run_dir} is not a finished run: it needs {RUN_CONFIG} and "
+            f"{RUN_WEIGHTS}, written when a recipe completes"
+        )
+    return json.loads((run_dir / RUN_CONFIG).read_text())

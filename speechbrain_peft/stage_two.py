@@ -1,0 +1,251 @@
+"""Stage two of the acted-to-natural recipe: start from a finished
+stage-one run.
+
+The stage-two model must hold every stage-one adaptor with the same
+settings on the same encoder geometry; it may add adaptors of other kinds.
+Per adaptor it decides, and reports in the log and in ``results.json``:
+
+* **loaded** from stage one, or **fresh** (an adaptor stage one did not
+  have starts from its own identity initialisation);
+* **trained** in stage two, or **frozen** (``freeze_stage1``: ``True``
+  freezes every loaded adaptor, a list such as ``[lora]`` freezes those,
+  ``False`` none). Fresh adaptors always train.
+
+The head's hidden layer is loaded; for a categorical task the output row
+of each class ``label_map`` reaches is the stage-one row of its source
+class, the other rows stay fresh. The head always trains.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from speechbrain_peft.adapters import adaptor_of
+from speechbrain_peft.checkpoints import CheckpointMismatchError
+from speechbrain_peft.run_artifact import RUN_WEIGHTS, read_run_config
+
+logger = logging.getLogger(__name__)
+
+# Adaptor settings that must agree between a stage-one run and the stage-two
+# model that loads it (a setting only matters when its adaptor is used).
+STAGE_ONE_SETTINGS = {
+    "lora": ("lora_rank", "lora_alpha", "lora_targets"),
+    "bottleneck": ("bottleneck_size",),
+    "gating": ("gating_init",),
+}
+ENCODER_GEOMETRY = ("model_type", "hidden_size", "num_layers")
+HEAD = "head"
+
+
+def _stage_one_problems(parent, ours):
+    problems = [
+        f"{key}: {parent.get(key)} vs {ours.get(key)}"
+        for key in ENCODER_GEOMETRY
+        if parent.get(key) != ours.get(key)
+    ]
+    for adapter in parent["adapters"]:
+        if adapter not in ours["adapters"]:
+            problems.append(f"adaptor {adapter} missing in this model")
+        for key in STAGE_ONE_SETTINGS.get(adapter, ()):
+            if parent.get(key) != ours.get(key):
+                problems.append(f"{key}: {parent.get(key)} vs {ours.get(key)}")
+    if parent.get("adapter_layers") != ours.get("adapter_layers"):
+        problems.append("adapter_layers differ")
+    if parent.get("peft_config") != ours.get("peft_config"):
+        problems.append("peft_config differs")
+    return problems
+
+
+def frozen_adaptors(freeze_stage1, loaded):
+    """The loaded adaptors to keep fixed.
+
+    Arguments
+    ---------
+    freeze_stage1 : bool or list of str
+        True: all loaded adaptors; False: none; a list: those.
+    loaded : list of str
+        The adaptors loaded from stage one.
+
+    Returns
+    -------
+    list of str
+
+    Example
+    -------
+    >>> frozen_adaptors(True, ["lora", "gating"])
+    ['lora', 'gating']
+    >>> frozen_adaptors(["bottleneck"], ["lora"])
+    Traceback (most recent call last):
+    ...
+    ValueError: freeze_stage1 names ['bottleneck'], which stage one ...
+    """
+    if isinstance(freeze_stage1, bool) or freeze_stage1 is None:
+        return list(loaded) if freeze_stage1 else []
+    wanted = (
+        [freeze_stage1]
+        if isinstance(freeze_stage1, str)
+        else list(freeze_stage1)
+    )
+    unknown = [name for name in wanted if name not in loaded]
+    if unknown:
+        raise ValueError(
+            f"freeze_stage1 names {unknown}, which stage one did not train "
+            f"(its adaptors: {list(loaded)}); list some of those, or use "
+            "True (all) or False (none)"
+        )
+    return wanted
+
+
+def adaptor_table(encoder, loaded, frozen):
+    """One row per adaptor of ``encoder`` (and the head): loaded or fresh,
+    trained or frozen, and its parameter count."""
+    sizes = {}
+    for name, param in encoder.named_parameters():
+        if name in encoder.adaptor_names:
+            owner = adaptor_of(name)
+            sizes[owner] = sizes.get(owner, 0) + param.numel()
+    return [
+        {
+            "adaptor": owner,
+            "stage_one": "loaded" if owner in loaded else "fresh",
+            "stage_two": "frozen" if owner in frozen else "trained",
+            "parameters": count,
+        }
+        for owner, count in sorted(sizes.items())
+    ]
+
+
+def format_table(rows):
+    """The per-adaptor table as aligned text lines for the log.
+
+    Example
+    -------
+    >>> print(format_table([{"adaptor": "lora", "stage_one": "loaded",
+    ...     "stage_two": "frozen", "parameters": 96}]))
+    adaptor  stage one  stage two  parameters
+    lora     loaded     frozen             96
+    """
+    header = ["adaptor", "stage one", "stage two", "parameters"]
+    cells = [header] + [
+        [r["adaptor"], r["stage_one"], r["stage_two"], str(r["parameters"])]
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(4)]
+    return "\n".join(
+        "  ".join(
+            [
+                *(c.ljust(w) for c, w in zip(row[:3], widths)),
+                row[3].rjust(widths[3]),
+            ]
+        ).rstrip()
+        for row in cells
+    )
+
+
+def _split_weights(tensors, prefix):
+    return {
+        name.removeprefix(prefix): tensor
+        for name, tensor in tensors.items()
+        if name.startswith(prefix)
+    }
+
+
+def init_from_run(
+    run_dir,
+    encoder,
+    head,
+    label_map=None,
+    target_labels=None,
+    freeze_stage1=False,
+):
+    """Start stage two from a stage-one run: load its adaptors and head.
+
+    Arguments
+    ---------
+    run_dir : str or pathlib.Path
+        The finished stage-one run.
+    encoder : speechbrain_peft.encoder.PEFTEncoder
+        Stage two's lobe: same encoder, every stage-one adaptor with the
+        same settings, possibly more adaptors.
+    head : speechbrain_peft.heads.EmotionHead
+        Stage two's head (see :meth:`EmotionHead.load_stage_one`).
+    label_map : dict, optional
+        Stage-one label to stage-two label (categorical tasks).
+    target_labels : list of str, optional
+        Stage two's labels, in output order (categorical tasks).
+    freeze_stage1 : bool or list of str
+        Loaded adaptors to keep fixed (see :func:`frozen_adaptors`).
+
+    Returns
+    -------
+    dict
+        Lineage for ``results.json``: path, sha256 of the stage-one
+        weights, its run description, the label map, the frozen adaptors
+        and the per-adaptor table.
+    """
+    run_dir = Path(run_dir).resolve()
+    config = read_run_config(run_dir)
+    problems = _stage_one_problems(
+        config["encoder_config"], encoder.config_summary
+    )
+    if problems:
+        raise CheckpointMismatchError(
+            f"Stage-one run {run_dir} does not fit this model "
+            f"({'; '.join(problems)}).\n  stage one: "
+            f"{json.dumps(config['encoder_config'], sort_keys=True)}\n"
+            f"  this run:  "
+            f"{json.dumps(encoder.config_summary, sort_keys=True)}"
+        )
+    loaded = list(config["encoder_config"]["adapters"])
+    if config["encoder_config"].get("peft_config") is not None:
+        loaded.append("peft")
+    frozen = frozen_adaptors(freeze_stage1, loaded)
+    weights_path = run_dir / RUN_WEIGHTS
+    tensors = load_file(weights_path)
+    params = dict(encoder.named_parameters())
+    with torch.no_grad():
+        for name, tensor in _split_weights(tensors, "encoder.").items():
+            params[name].copy_(tensor)
+            if adaptor_of(name) in frozen:
+                params[name].requires_grad_(False)
+    if config["task"] == "categorical" and (
+        label_map is None or target_labels is None
+    ):
+        raise ValueError(
+            "A categorical stage two needs `label_map` (stage-one label "
+            f"-> this run's label); stage one has {config['label_set']}"
+        )
+    head.load_stage_one(
+        _split_weights(tensors, "head."),
+        config.get("label_set") if config["task"] == "categorical" else None,
+        target_labels,
+        label_map,
+    )
+    table = adaptor_table(encoder, loaded, frozen)
+    table.append(
+        {
+            "adaptor": HEAD,
+            "stage_one": "loaded",
+            "stage_two": "trained",
+            "parameters": sum(p.numel() for p in head.parameters()),
+        }
+    )
+    logger.info(
+        "Stage two from %s, per adaptor:\n%s", run_dir, format_table(table)
+    )
+    return {
+        "path": str(run_dir),
+        "sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest(),
+        "run_info": config.get("run_info"),
+        "label_map": label_map,
+        "frozen": bool(frozen),
+        "frozen_adaptors": frozen,
+        "adaptors": table,
+    }
