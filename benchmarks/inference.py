@@ -74,8 +74,7 @@ def build_encoders(model_path, save_path, lora_rank, seed=0):
     lora = PEFTEncoder(
         str(model_path),
         save_path=save_path,
-        adapters=["lora"],
-        lora_rank=lora_rank,
+        adapters={"lora": {"rank": lora_rank}},
     )
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():

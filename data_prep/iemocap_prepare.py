@@ -313,6 +313,7 @@ def prepare_iemocap(
             "out_of_scale_dimensions": count_out_of_scale(frame, SCALE, CORPUS),
         },
         dimensional=fold_manifests(dimensional),
+        dimension_scale=SCALE,
     )
 
 

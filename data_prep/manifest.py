@@ -65,6 +65,9 @@ MAX_LISTED = 20
 # How far above and below the given folder a misplaced corpus is searched.
 SEARCH_UP = 4
 GIT_LFS_POINTER = b"version https://git-lfs"
+# Seconds a file may fall short of its manifest duration (which the data prep
+# read from the same header, rounded to 1 ms) before it counts as truncated.
+DURATION_TOLERANCE = 0.05
 
 
 class DataPrepError(ValueError):
@@ -202,14 +205,42 @@ def id_hash(ids):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def audio_problem(path):
-    """Why ``path`` cannot be used as audio, or None if its header is fine.
+def audio_problem(path, duration=None):
+    """Why ``path`` cannot be used as audio, or None when it looks fine:
+    the one audio check of the data prep and of the runs.
+
+    Nothing is decoded but the last sample: a missing or 0-byte file, a
+    git-lfs pointer, an unreadable header, a header without samples, a
+    compressed file cut short (its last sample cannot be read) and a file
+    shorter than ``duration`` (a WAV cut short: libsndfile counts the
+    samples actually present) are all found.
+
+    Arguments
+    ---------
+    path : str or pathlib.Path
+        Audio file.
+    duration : float, optional
+        Its duration in the manifest, in seconds.
 
     Returns
     -------
     tuple
         ``(problem, info)``: a description or None, and the
         ``soundfile.info`` result or None.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> path = Path(tempfile.mkdtemp()) / "a.wav"
+    >>> sf.write(path, np.zeros(1600, dtype="float32"), 16000)
+    >>> audio_problem(path, duration=0.1)[0] is None
+    True
+    >>> audio_problem(path, duration=2.0)[0]
+    '0.10 s of audio, the manifest says 2.00 s: truncated or replaced ...'
+    >>> _ = path.write_bytes(b"")
+    >>> audio_problem(path)
+    ('empty (0 bytes)', None)
     """
     try:
         size = os.path.getsize(path)
@@ -226,7 +257,27 @@ def audio_problem(path):
         return f"unreadable audio header ({error})", None
     if info.frames <= 0:
         return "no audio samples (header only)", None
+    if not _last_sample_readable(path, info.frames):
+        return (
+            f"truncated: the header promises {info.frames} samples but the "
+            "last cannot be read"
+        ), None
+    actual = info.frames / info.samplerate
+    if duration is not None and actual < duration - DURATION_TOLERANCE:
+        return (
+            f"{actual:.2f} s of audio, the manifest says {duration:.2f} s: "
+            "truncated or replaced since the data prep"
+        ), None
     return None, info
+
+
+def _last_sample_readable(path, frames):
+    try:
+        with sf.SoundFile(str(path)) as audio:
+            audio.seek(frames - 1)
+            return len(audio.read(1)) == 1
+    except Exception:  # e.g. a FLAC decoder losing sync
+        return False
 
 
 def atomic_write_text(path, text):
@@ -443,7 +494,7 @@ class Preparation:
         """``prep_info.json`` of an earlier run with the same corpus folder,
         options and input fingerprints whose manifests all exist; else
         None (then the corpus is prepared again)."""
-        info = _read_info(self.save_folder)
+        info = read_prep_info(self.save_folder)
         identity = json.loads(json.dumps(self._identity()))
         if info is None or any(info.get(k) != v for k, v in identity.items()):
             return None
@@ -535,6 +586,7 @@ class Preparation:
         may_share=(),
         extra=None,
         dimensional=None,
+        dimension_scale=None,
     ):
         """Validate, then write every manifest and ``prep_info.json`` last.
 
@@ -554,6 +606,9 @@ class Preparation:
         dimensional : dict, optional
             The dimensional manifests, like ``manifests``; written under
             :data:`DIMENSIONAL`.
+        dimension_scale : tuple, optional
+            ``(low, high)``, the corpus' rating scale of the dimensions
+            (recorded for training and evaluation; None without any).
 
         Returns
         -------
@@ -571,6 +626,9 @@ class Preparation:
         info = {
             **self._identity(),
             "label_set": list(label_set),
+            "dimension_scale": None
+            if dimension_scale is None
+            else list(dimension_scale),
             "manifests": names,
             "n_listed": n_listed,
             "counts": {
@@ -595,7 +653,7 @@ class Preparation:
         # Manifests of an earlier run of this corpus that this run does not
         # write (e.g. a test set gone from the labels) are removed, so that
         # nobody evaluates on them by mistake.
-        old = _read_info(self.save_folder) or {}
+        old = read_prep_info(self.save_folder) or {}
         stale = set()
         if old.get("corpus") == self.corpus:
             stale = set(old.get("manifests", {}).values()) - set(manifests)
@@ -629,12 +687,34 @@ def _counts(values):
     return {str(k): int(v) for k, v in sorted(Counter(values).items())}
 
 
-def _read_info(save_folder):
+def read_prep_info(save_folder):
     """The parsed ``prep_info.json`` in ``save_folder``, or None."""
     try:
         return json.loads((Path(save_folder) / PREP_INFO).read_text())
     except (OSError, ValueError):
         return None
+
+
+def prep_info_of(manifest):
+    """The ``prep_info.json`` of the data prep that wrote ``manifest`` (in
+    its folder or up to two folders above: ``fold1/``, ``dimensional/``),
+    or None for a manifest written some other way.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "dimensional" / "fold1").mkdir(parents=True)
+    >>> _ = (root / PREP_INFO).write_text('{"corpus": "IEMOCAP"}')
+    >>> prep_info_of(root / "dimensional" / "fold1" / "test.csv")["corpus"]
+    'IEMOCAP'
+    """
+    folder = Path(manifest).resolve().parent
+    for candidate in [folder, *list(folder.parents)[:2]]:
+        info = read_prep_info(candidate)
+        if info is not None:
+            return info
+    return None
 
 
 def argument_parser(description, data_folder_help):

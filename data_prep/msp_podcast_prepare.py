@@ -288,6 +288,7 @@ def prepare_msp_podcast(
             "out_of_scale_dimensions": count_out_of_scale(frame, SCALE, CORPUS),
         },
         dimensional=split_manifests(dimensional, present),
+        dimension_scale=SCALE,
     )
 
 

@@ -106,12 +106,28 @@ def read_metadata(path):
     return None if stored is None else json.loads(stored)
 
 
-def _config_differences(saved, expected):
-    keys = sorted((set(saved) | set(expected)) - set(PORTABLE_FIELDS))
-    return [k for k in keys if saved.get(k) != expected.get(k)]
+def config_differences(saved, expected, prefix=""):
+    """The dotted names of the settings that differ between two nested
+    configurations (portable fields such as the encoder's local path
+    excepted).
+
+    Example
+    -------
+    >>> config_differences({"adapters": {"lora": {"rank": 8}}, "source": "a"},
+    ...                    {"adapters": {"lora": {"rank": 4}}, "source": "b"})
+    ['adapters.lora.rank']
+    """
+    differences = []
+    for key in sorted((set(saved) | set(expected)) - set(PORTABLE_FIELDS)):
+        old, new = saved.get(key), expected.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            differences += config_differences(old, new, f"{prefix}{key}.")
+        elif old != new:
+            differences.append(f"{prefix}{key}")
+    return differences
 
 
-def load_trainable(module, path, expected_metadata=None):
+def load_trainable(module, path, expected_metadata=None, upgrade=None):
     """Load tensors written by :func:`save_trainable` into ``module``.
 
     Arguments
@@ -124,6 +140,9 @@ def load_trainable(module, path, expected_metadata=None):
         The configuration of ``module``; when given, the checkpoint's stored
         configuration must match it (except portable fields such as the
         encoder's local path).
+    upgrade : callable, optional
+        Brings the stored configuration of a file written by an older
+        version into today's form before the comparison.
 
     Raises
     ------
@@ -138,8 +157,10 @@ def load_trainable(module, path, expected_metadata=None):
         raise CheckpointMismatchError(
             f"{path} cannot be read: {unreadable_because(path, error)}"
         ) from error
+    if upgrade is not None and saved_metadata is not None:
+        saved_metadata = upgrade(saved_metadata)
     if expected_metadata is not None and saved_metadata is not None:
-        differences = _config_differences(saved_metadata, expected_metadata)
+        differences = config_differences(saved_metadata, expected_metadata)
         if differences:
             raise CheckpointMismatchError(
                 f"{path} was saved with another configuration (differs in "

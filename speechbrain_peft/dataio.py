@@ -20,21 +20,15 @@ import torch
 import torchaudio
 from speechbrain.dataio.encoder import CategoricalEncoder
 
-from data_prep.manifest import id_hash
+from data_prep.manifest import audio_problem, id_hash
 
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("ID", "duration", "wav", "spk_id", "emo")
 DIMENSIONS = ("arousal", "valence", "dominance")
-# The corpora's own rating scales; dimensions are mapped to [-1, 1] here
-# and only here (and back by ``denormalize_dimensions``).
-DIMENSION_SCALES = {"IEMOCAP": (1.0, 5.0), "MSP-Podcast": (1.0, 7.0)}
 # The encoders' front-end receptive field (25 ms at 16 kHz): shorter audio
 # yields no frame at all, so it is zero-padded up to this length.
 MIN_SAMPLES = 400
-# Seconds a file may fall short of its manifest duration (which the data prep
-# read from the same header, rounded to 1 ms) before it counts as truncated.
-DURATION_TOLERANCE = 0.05
 
 
 class ManifestError(ValueError):
@@ -42,7 +36,10 @@ class ManifestError(ValueError):
 
 
 def normalize_dimensions(values, scale):
-    """Map ratings on ``scale = (low, high)`` linearly to ``[-1, 1]``.
+    """Map ratings on ``scale = (low, high)`` linearly to ``[-1, 1]``: the
+    only place dimensions are normalised (the data prep records each
+    corpus' scale in ``prep_info.json``; see
+    :func:`denormalize_dimensions` for the way back).
 
     Example
     -------
@@ -138,75 +135,12 @@ def read_manifest(
     return df
 
 
-def audio_file_problem(path, duration=None):
-    """Why ``path`` cannot be trained on, or None when it looks fine.
-
-    Nothing is decoded but the last sample: a missing or 0-byte file, an
-    unreadable header, a header without samples, a compressed file cut short
-    (its last sample cannot be read) and a file shorter than ``duration``
-    (a WAV cut short: libsndfile counts the samples actually present) are
-    all found.
-
-    Arguments
-    ---------
-    path : str
-        Audio file.
-    duration : float, optional
-        Its duration in the manifest, in seconds.
-
-    Returns
-    -------
-    str or None
-
-    Example
-    -------
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "a.wav"
-    >>> sf.write(path, np.zeros(1600, dtype="float32"), 16000)
-    >>> print(audio_file_problem(str(path), duration=0.1))
-    None
-    >>> audio_file_problem(str(path), duration=2.0)
-    '0.10 s of audio, the manifest says 2.00 s: truncated or replaced ...'
-    >>> _ = path.write_bytes(b"")
-    >>> audio_file_problem(str(path))
-    'empty file (0 bytes)'
-    """
-    if not Path(path).is_file():
-        return "file not found"
-    if Path(path).stat().st_size == 0:
-        return "empty file (0 bytes)"
-    try:
-        audio = sf.SoundFile(path)
-    except Exception as error:  # soundfile raises several types
-        return f"unreadable header ({error})"
-    with audio:
-        if audio.frames == 0:
-            return "no audio samples (header only)"
-        try:
-            audio.seek(audio.frames - 1)
-            complete = len(audio.read(1)) == 1
-        except Exception:  # e.g. a FLAC decoder losing sync
-            complete = False
-        if not complete:
-            return (
-                f"truncated: the header promises {audio.frames} samples but "
-                "the last cannot be read"
-            )
-        actual = audio.frames / audio.samplerate
-    if duration is not None and actual < duration - DURATION_TOLERANCE:
-        return (
-            f"{actual:.2f} s of audio, the manifest says {duration:.2f} s: "
-            "truncated or replaced since the data prep"
-        )
-    return None
-
-
 def check_audio_files(df, csv_path):
     """Raise one :class:`ManifestError` naming every audio file of the
-    manifest that :func:`audio_file_problem` rejects."""
+    manifest that :func:`data_prep.manifest.audio_problem` rejects."""
     problems = []
     for wav, duration in zip(df["wav"], df["duration"]):
-        problem = audio_file_problem(wav, float(duration))
+        problem, _ = audio_problem(wav, float(duration))
         if problem:
             problems.append(f"{wav}: {problem}")
     if problems:

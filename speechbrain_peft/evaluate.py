@@ -24,9 +24,10 @@ themselves. Utterances whose label has no mapping are left out; their
 count per label is logged and stored under ``left_out`` (e.g.
 MSP-Podcast ``con`` for an IEMOCAP run). Dimensional targets are put on
 the run's normalised ``[-1, 1]`` scale using the target corpus' rating
-scale (``--corpus``), so an IEMOCAP (1-5) run is scored on MSP-Podcast
-(1-7) ratings consistently; the predictions files are on the target
-corpus' scale.
+scale (from the manifests' ``prep_info.json``, or ``--scale``), so an
+IEMOCAP (1-5) run is scored on MSP-Podcast (1-7) ratings consistently; the
+predictions files are on the target corpus' scale. The corpus is the one
+``prep_info.json`` names unless ``--corpus`` says otherwise.
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -42,7 +43,8 @@ import speechbrain as sb
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
-from speechbrain_peft.dataio import DIMENSION_SCALES, create_datasets
+from data_prep.manifest import prep_info_of
+from speechbrain_peft.dataio import create_datasets
 from speechbrain_peft.experiment import experiment_id
 from speechbrain_peft.inference import EmotionRecognizer
 from speechbrain_peft.metrics import EmotionMetrics
@@ -95,6 +97,7 @@ def evaluate_run(
     label_map=None,
     batch_size=8,
     device="cpu",
+    scale=None,
 ):
     """Evaluate the run in ``run_dir`` on ``manifests`` and write
     ``out_dir/results.json``.
@@ -110,8 +113,8 @@ def evaluate_run(
     data_root : str, optional
         Replaces ``$data_root`` in the manifests' ``wav`` column.
     corpus : str, optional
-        The manifests' corpus (needed for a dimensional run: its rating
-        scale). When omitted, the evaluated corpus is recorded as unknown,
+        The manifests' corpus; by default the one their data prep's
+        ``prep_info.json`` names. Without either it is recorded as unknown,
         never as the training corpus.
     label_map : dict, optional
         Manifest label -> run label; identity on the run's labels if None.
@@ -119,6 +122,10 @@ def evaluate_run(
         Utterances per forward pass.
     device : str
         Where to run the model.
+    scale : tuple, optional
+        ``(low, high)`` rating scale of the manifests' dimensions (a
+        dimensional run); by default the one their ``prep_info.json``
+        records.
 
     Returns
     -------
@@ -127,7 +134,9 @@ def evaluate_run(
     """
     recognizer = EmotionRecognizer.from_run(run_dir, device=device)
     config, task = recognizer.config, recognizer.task
-    label_encoder, scale = None, None
+    prepared = _prep_info(manifests)
+    corpus = corpus or prepared.get("corpus")
+    label_encoder = None
     if task == "categorical":
         label_map = label_map or {k: k for k in recognizer.label_set}
         unknown = sorted(set(label_map.values()) - set(recognizer.label_set))
@@ -139,12 +148,13 @@ def evaluate_run(
         label_encoder = CategoricalEncoder()
         label_encoder.update_from_iterable(recognizer.label_set)
     else:
-        if corpus not in DIMENSION_SCALES:
+        scale = scale or prepared.get("dimension_scale")
+        if scale is None:
             raise ValueError(
-                f"A dimensional run needs --corpus, one of "
-                f"{sorted(DIMENSION_SCALES)} (its rating scale)"
+                "A dimensional run is scored on the manifests' rating scale: "
+                "pass manifests written by the data prep (their "
+                "prep_info.json records it) or --scale LOW HIGH"
             )
-        scale = DIMENSION_SCALES[corpus]
         label_map = None
     datasets = create_datasets(
         manifests,
@@ -197,6 +207,22 @@ def evaluate_run(
     )
 
 
+def _prep_info(manifests):
+    """What the data prep of ``manifests`` recorded (corpus, rating scale),
+    or ``{}`` for hand-written ones; manifests of different preps are
+    refused."""
+    infos = [prep_info_of(path) for path in manifests.values()]
+    found = {
+        json.dumps([i["corpus"], i.get("dimension_scale")]) for i in infos if i
+    }
+    if len(found) > 1:
+        raise ValueError(
+            f"The manifests {list(manifests.values())} come from different "
+            "corpora or scales; evaluate them separately"
+        )
+    return next((i for i in infos if i), {})
+
+
 def _evaluate(recognizer, dataset, task, batch_size):
     """Metrics and per-utterance predictions of one dataset."""
     metrics = EmotionMetrics(task, recognizer.label_set)
@@ -241,7 +267,15 @@ def main(argv=None):
     parser.add_argument("--data-root", help="replaces $data_root in wav")
     parser.add_argument(
         "--corpus",
-        help="the manifests' corpus (rating scale for dimensional runs)",
+        help="the manifests' corpus (default: their prep_info.json's)",
+    )
+    parser.add_argument(
+        "--scale",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="rating scale of the manifests' dimensions (default: their "
+        "prep_info.json's)",
     )
     parser.add_argument(
         "--label-map",
@@ -261,6 +295,7 @@ def main(argv=None):
         label_map=_pairs(args.label_map, "--label-map") or None,
         batch_size=args.batch_size,
         device=args.device,
+        scale=args.scale,
     )
     for split, stats in results["splits"].items():
         shown = {k: v for k, v in stats.items() if k != "confusion"}

@@ -1,5 +1,6 @@
-"""Export a trained run as a small adaptor-only artifact, or with LoRA
-merged into a plain transformers encoder.
+"""Export a trained run as a small adaptor-only artifact, or with its
+mergeable adaptors (LoRA, peft tuners) merged into a plain transformers
+encoder.
 
 Usage::
 
@@ -13,12 +14,13 @@ a stage-two run, its parent run (``run_info["parent_run"]``). The base
 encoder is not copied; loading checks that its weights are the exported
 ones.
 
-With ``--merge``, every LoRA update is folded into its base weight and the
-encoder is written with ``save_pretrained`` (plus its feature-extractor
-config) to ``OUT_DIR/encoder``, which plain
-``transformers.AutoModel.from_pretrained`` loads. What cannot be merged
-(bottleneck adapters, gates, the weighted sum of layers) and the head are
-saved beside it in ``adapters.safetensors``. Both kinds of export load with
+With ``--merge``, every adaptor whose method can merge (LoRA, a peft
+tuner) is folded into its base weights and the encoder is written with
+``save_pretrained`` (plus its feature-extractor config) to
+``OUT_DIR/encoder``, which plain ``transformers.AutoModel.from_pretrained``
+loads. What cannot be merged (bottleneck and parallel adapters, gates, the
+weighted sum of layers) and the head are saved beside it in
+``adapters.safetensors``. Both kinds of export load with
 :meth:`speechbrain_peft.inference.EmotionRecognizer.from_run` and with
 ``python -m speechbrain_peft.infer``.
 
@@ -33,8 +35,7 @@ from pathlib import Path
 
 from torch import nn
 
-from speechbrain_peft.adapters import merge_lora
-from speechbrain_peft.adapters.inject import BOTTLENECK_ATTR, GATE_ATTR
+from speechbrain_peft.adapters import METHODS, owner_of
 from speechbrain_peft.checkpoints import save_trainable, trainable_state_dict
 from speechbrain_peft.encoder import PEFTEncoder
 from speechbrain_peft.encoder_source import encoder_revision
@@ -49,19 +50,19 @@ ENCODER_DIR = "encoder"
 
 
 def _adaptor_free_state(model):
-    """The state dict of a transformers encoder without injected adaptors,
-    i.e. with exactly the parameter names of the plain model."""
-    adaptor_parts = (f".{BOTTLENECK_ATTR}.", f".{GATE_ATTR}.")
+    """The state dict of a transformers encoder without the adaptors still
+    in it, i.e. with exactly the parameter names of the plain model."""
     return {
         name: tensor
         for name, tensor in model.state_dict().items()
-        if not any(part in name for part in adaptor_parts)
+        if owner_of(name) is None
     }
 
 
 def _write_merged(recognizer, out_dir, savedir):
-    """Fold LoRA into the encoder of ``recognizer`` and write the merged
-    encoder plus the remaining trainable tensors to ``out_dir``.
+    """Fold every mergeable adaptor into the encoder of ``recognizer`` and
+    write the merged encoder plus the remaining trainable tensors to
+    ``out_dir``.
 
     Returns
     -------
@@ -71,23 +72,25 @@ def _write_merged(recognizer, out_dir, savedir):
         The merged encoder's revision (see ``encoder_revision``).
     """
     run_encoder = recognizer.encoder
-    if run_encoder.init_kwargs["peft_config"] is not None:
-        raise ValueError(
-            "--merge supports the built-in adaptors only; this run uses a "
-            "peft tuner. Export it without --merge."
-        )
     model = run_encoder.ssl.model
-    merge_lora(model)
+    merged = [name for name in run_encoder.adapters if METHODS[name].mergeable]
+    for name in merged:
+        METHODS[name].merge(model)
+        METHODS[name].unload(model)
     encoder_dir = out_dir / ENCODER_DIR
     model.save_pretrained(encoder_dir, state_dict=_adaptor_free_state(model))
     run_encoder.ssl.feature_extractor.save_pretrained(encoder_dir)
 
-    # The merged encoder with the adaptors LoRA leaves over, as loading
-    # the export will build it; fine-tuned weights are now in the folder.
+    # The merged encoder with the adaptors that stay, as loading the export
+    # will build it; the merged weights are now in the folder.
     kwargs = {**run_encoder.init_kwargs}
     kwargs.update(
         source=str(encoder_dir),
-        adapters=[a for a in kwargs["adapters"] if a != "lora"],
+        adapters={
+            name: settings
+            for name, settings in kwargs["adapters"].items()
+            if name not in merged
+        },
         full_finetune=False,
     )
     if savedir is not None:
@@ -180,7 +183,8 @@ def main(argv=None):
     parser.add_argument(
         "--merge",
         action="store_true",
-        help="fold LoRA into the encoder and save it with save_pretrained",
+        help="fold LoRA (and peft tuners) into the encoder and save it "
+        "with save_pretrained",
     )
     parser.add_argument(
         "--source", help="load the base encoder from this folder instead"

@@ -101,7 +101,7 @@ class FeatureCache:
             raise ValueError(
                 "cache_features needs a configuration with no trainable "
                 "parameter inside the encoder (frozen, weighted_sum); this "
-                f"one has adaptors {encoder.config_summary['adapters']} or "
+                f"one has adaptors {encoder.adapters} or "
                 "full fine-tuning, whose hidden states change as it trains. "
                 "Set cache_features: False"
             )

@@ -46,7 +46,11 @@ from speechbrain_peft.dataio import (
 from speechbrain_peft.encoder import PEFTEncoder
 from speechbrain_peft.encoder_source import encoder_revision
 from speechbrain_peft.heads import EmotionHead
-from speechbrain_peft.run_artifact import RUN_WEIGHTS, read_run_config
+from speechbrain_peft.run_artifact import (
+    RUN_WEIGHTS,
+    model_config,
+    read_run_config,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -184,10 +188,11 @@ class EmotionRecognizer(nn.Module):
         encoder = PEFTEncoder(**kwargs)
         _check_revision(encoder, config.get(EXPORT_KEY, {}))
         head = EmotionHead(**config["head"])
-        # What the checkpoint must have been saved with: this run's settings
-        # and the rebuilt modules' configuration. The encoder is named by its
-        # recorded source, so an overridden `source` still matches.
-        expected = {k: v for k, v in config.items() if k != EXPORT_KEY}
+        # What the checkpoint must have been saved with: the settings that
+        # define the model, with the rebuilt modules' configuration. The
+        # encoder is named by its recorded source, so an overridden `source`
+        # still matches.
+        expected = model_config(config)
         expected["encoder"] = {**encoder.init_kwargs, "source": recorded}
         expected["encoder_config"] = {
             **encoder.config_summary,
@@ -198,6 +203,7 @@ class EmotionRecognizer(nn.Module):
             nn.ModuleDict({"encoder": encoder, "head": head}),
             run_dir / RUN_WEIGHTS,
             expected_metadata=expected,
+            upgrade=model_config,
         )
         return cls(encoder, head, config).to(device)
 

@@ -12,13 +12,15 @@ import re
 import sys
 from pathlib import Path
 
+import ruamel.yaml
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from data_prep.manifest import read_prep_info
+from speechbrain_peft.adapters import nest_flat_overrides
 from speechbrain_peft.brain import EmotionBrain
 from speechbrain_peft.dataio import (
-    DIMENSION_SCALES,
     DurationBucketSampler,
     create_datasets,
     durations_of,
@@ -50,7 +52,10 @@ logger = logging.getLogger(__name__)
 def parse_arguments(recipe_file, argv=None):
     """SpeechBrain's command line, with the hparams path also looked up in
     the recipe's folder (so ``python recipes/IEMOCAP/train.py
-    hparams/lora.yaml`` works from the repository root).
+    hparams/lora.yaml`` works from the repository root), and an adaptor's
+    setting given the short way (``--lora_rank 16`` for
+    ``adapters.lora.rank``; see
+    :func:`~speechbrain_peft.adapters.nest_flat_overrides`).
 
     Arguments
     ---------
@@ -63,7 +68,7 @@ def parse_arguments(recipe_file, argv=None):
     -------
     hparams_file : pathlib.Path
     run_opts : dict
-    overrides : dict or str
+    overrides : dict
     """
     argv = sys.argv[1:] if argv is None else argv
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
@@ -76,7 +81,9 @@ def parse_arguments(recipe_file, argv=None):
                 f"in {beside_recipe.parent}"
             )
         path = beside_recipe
-    return path, run_opts, overrides
+    overrides = ruamel.yaml.YAML(typ="safe").load(overrides or "") or {}
+    used = read_resolved_config(path).get("adapters") or {}
+    return path, run_opts, nest_flat_overrides(overrides, list(used))
 
 
 def load_hparams(hparams_file, overrides):
@@ -257,7 +264,8 @@ class Run:
         )
 
     def _dimension_scale(self):
-        scale = DIMENSION_SCALES.get(self.corpus)
+        info = read_prep_info(self.hparams["manifest_folder"]) or {}
+        scale = info.get("dimension_scale")
         if self.task == "dimensional" and scale is None:
             raise ValueError(
                 f"{self.corpus} has no dimensional labels; use "

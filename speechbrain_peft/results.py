@@ -201,8 +201,8 @@ def experiment_of(result):
 def differing_settings(experiments):
     """The settings whose values differ between experiments, one column per
     distinct meaning: when several keys carry the same values in every
-    experiment (``lora_rank`` and ``encoder.lora_rank``), the shortest
-    name stands for all.
+    experiment (``adapters.lora.rank`` and ``encoder.adapters.lora.rank``),
+    the shortest name stands for all.
 
     Arguments
     ---------

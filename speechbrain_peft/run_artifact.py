@@ -13,8 +13,20 @@ from pathlib import Path
 
 import torch
 
+from speechbrain_peft.adapters import upgrade_flat_settings
 from speechbrain_peft.checkpoints import CheckpointMismatchError, save_trainable
 
+# The run configuration's entries that define the model and its outputs.
+MODEL_KEYS = (
+    "encoder",
+    "encoder_config",
+    "head",
+    "task",
+    "label_set",
+    "dimension_scale",
+    "sample_rate",
+    "max_duration",
+)
 RUN_WEIGHTS = "adapters.safetensors"
 RUN_CONFIG = "run.json"
 
@@ -56,8 +68,28 @@ def save_run_artifact(run_dir, encoder, head, **run_config):
     return config
 
 
+def upgrade_run_config(config):
+    """A run configuration written before the adaptor registry (flat
+    ``lora_rank``... lobe arguments) in today's form; today's unchanged."""
+    upgraded = dict(config)
+    for key in ("encoder", "encoder_config"):
+        if isinstance(upgraded.get(key), dict):
+            upgraded[key] = upgrade_flat_settings(upgraded[key])
+    return upgraded
+
+
+def model_config(config):
+    """The part of a run configuration that defines its model and the
+    meaning of its outputs (what a checkpoint must agree with), in today's
+    form; the run's description (``run_info``) and an export's record are
+    left out."""
+    upgraded = upgrade_run_config(config)
+    return {key: upgraded[key] for key in MODEL_KEYS if key in upgraded}
+
+
 def read_run_config(run_dir):
-    """The ``run.json`` of a finished run, with a clear error otherwise."""
+    """The ``run.json`` of a finished run (in today's form, whichever
+    version wrote it), with a clear error when there is none."""
     run_dir = Path(run_dir)
     if (
         not (run_dir / RUN_CONFIG).is_file()
@@ -67,4 +99,4 @@ def read_run_config(run_dir):
             f"{run_dir} is not a finished run: it needs {RUN_CONFIG} and "
             f"{RUN_WEIGHTS}, written when a recipe completes"
         )
-    return json.loads((run_dir / RUN_CONFIG).read_text())
+    return upgrade_run_config(json.loads((run_dir / RUN_CONFIG).read_text()))

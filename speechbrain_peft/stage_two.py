@@ -27,39 +27,38 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from speechbrain_peft.adapters import adaptor_of
+from speechbrain_peft.adapters import METHODS, owner_of
 from speechbrain_peft.checkpoints import CheckpointMismatchError
 from speechbrain_peft.run_artifact import RUN_WEIGHTS, read_run_config
 
 logger = logging.getLogger(__name__)
 
-# Adaptor settings that must agree between a stage-one run and the stage-two
-# model that loads it (a setting only matters when its adaptor is used).
-STAGE_ONE_SETTINGS = {
-    "lora": ("lora_rank", "lora_alpha", "lora_targets"),
-    "bottleneck": ("bottleneck_size",),
-    "gating": ("gating_init",),
-}
 ENCODER_GEOMETRY = ("model_type", "hidden_size", "num_layers")
 HEAD = "head"
 
 
 def _stage_one_problems(parent, ours):
+    """What keeps a stage-one lobe's tensors from fitting this lobe: the
+    encoder geometry, the adapted layers, and each stage-one adaptor's
+    settings that its method says a stage two must share."""
     problems = [
         f"{key}: {parent.get(key)} vs {ours.get(key)}"
         for key in ENCODER_GEOMETRY
         if parent.get(key) != ours.get(key)
     ]
-    for adapter in parent["adapters"]:
-        if adapter not in ours["adapters"]:
-            problems.append(f"adaptor {adapter} missing in this model")
-        for key in STAGE_ONE_SETTINGS.get(adapter, ()):
-            if parent.get(key) != ours.get(key):
-                problems.append(f"{key}: {parent.get(key)} vs {ours.get(key)}")
+    for name, settings in parent["adapters"].items():
+        if name not in ours["adapters"]:
+            problems.append(f"adaptor {name} missing in this model")
+            continue
+        fields = METHODS[name].stage_two_fields or settings
+        problems += [
+            f"{name}.{field}: {settings.get(field)} vs "
+            f"{ours['adapters'][name].get(field)}"
+            for field in fields
+            if settings.get(field) != ours["adapters"][name].get(field)
+        ]
     if parent.get("adapter_layers") != ours.get("adapter_layers"):
         problems.append("adapter_layers differ")
-    if parent.get("peft_config") != ours.get("peft_config"):
-        problems.append("peft_config differs")
     return problems
 
 
@@ -109,7 +108,7 @@ def adaptor_table(encoder, loaded, frozen):
     sizes = {}
     for name, param in encoder.named_parameters():
         if name in encoder.adaptor_names:
-            owner = adaptor_of(name)
+            owner = owner_of(name)
             sizes[owner] = sizes.get(owner, 0) + param.numel()
     return [
         {
@@ -204,8 +203,6 @@ def init_from_run(
             f"{json.dumps(encoder.config_summary, sort_keys=True)}"
         )
     loaded = list(config["encoder_config"]["adapters"])
-    if config["encoder_config"].get("peft_config") is not None:
-        loaded.append("peft")
     frozen = frozen_adaptors(freeze_stage1, loaded)
     weights_path = run_dir / RUN_WEIGHTS
     tensors = load_file(weights_path)
@@ -213,7 +210,7 @@ def init_from_run(
     with torch.no_grad():
         for name, tensor in _split_weights(tensors, "encoder.").items():
             params[name].copy_(tensor)
-            if adaptor_of(name) in frozen:
+            if owner_of(name) in frozen:
                 params[name].requires_grad_(False)
     if config["task"] == "categorical" and (
         label_map is None or target_labels is None

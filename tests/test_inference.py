@@ -14,6 +14,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ from speechbrain_peft.export import export_run
 from speechbrain_peft.heads import EmotionHead
 from speechbrain_peft.infer import main as infer_main
 from speechbrain_peft.inference import EmotionRecognizer
+from speechbrain_peft.lineage import read_trained_on
 from speechbrain_peft.recipe import load_hparams, train_and_evaluate
 from speechbrain_peft.results import aggregate
 from speechbrain_peft.run_artifact import (
@@ -41,6 +43,7 @@ from speechbrain_peft.run_artifact import (
     RUN_WEIGHTS,
     save_run_artifact,
 )
+from speechbrain_peft.stage_two import init_from_run
 from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 
@@ -266,11 +269,12 @@ def test_prediction_files_are_on_the_corpus_scale_like_infer(
     run_dir = make_run(
         tmp_path / "run", tiny_encoders["hubert"], ["lora"], "dimensional"
     )
+    test = {"test": manifests["test"]}
+    # Hand-written manifests: no prep_info.json to take the scale from.
+    with pytest.raises(ValueError, match="--scale LOW HIGH"):
+        evaluate_run(run_dir, test, tmp_path / "eval", corpus="IEMOCAP")
     results = evaluate_run(
-        run_dir,
-        {"test": manifests["test"]},
-        tmp_path / "eval",
-        corpus="IEMOCAP",
+        run_dir, test, tmp_path / "eval", corpus="IEMOCAP", scale=(1.0, 5.0)
     )
     assert results["prediction_scales"] == {"test": [1.0, 5.0]}
     rows = (tmp_path / "eval" / "predictions_test.jsonl").read_text()
@@ -322,7 +326,7 @@ def test_merged_export_loads_with_plain_transformers(
     with pytest.raises(ValueError, match="merged export"):
         export_run(merged, tmp_path / "again")
     config = json.loads((merged / RUN_CONFIG).read_text())
-    assert config["encoder"]["adapters"] == []
+    assert config["encoder"]["adapters"] == {}
     assert config["export"]["base_encoder"]["id"] == str(
         recognizer.config["encoder"]["source"]
     )
@@ -356,7 +360,7 @@ def test_merge_keeps_non_lora_adaptors(tiny_encoders, wav_batch, tmp_path):
 @pytest.mark.parametrize(
     "kind, adapters, message",
     [
-        ("wavlm", ["bottleneck"], '["bottleneck"]'),
+        ("wavlm", ["bottleneck"], '"adapters": {"bottleneck": {'),
         ("hubert", ["lora"], "hubert"),
     ],
     ids=["other_adaptors", "other_encoder"],
@@ -574,3 +578,67 @@ def test_evaluation_at_any_batch_size_and_infer_agree_on_base_encoders(
             softmax(scores[8][row.ID]),
             atol=1e-5,
         )
+
+
+@pytest.fixture
+def legacy_run(tmp_path):
+    """A run folder written by the version before the adaptor registry
+    (flat ``lora_rank``... lobe arguments), moved to this machine: its
+    encoder is the tiny WavLM the tests build, its training manifest here.
+    """
+    run = tmp_path / "legacy_run"
+    shutil.copytree(Path(__file__).parent / "data" / "legacy_run", run)
+    config = json.loads((run / RUN_CONFIG).read_text())
+    config["run_info"]["manifests"]["train"] = str(run / "train.csv")
+    (run / RUN_CONFIG).write_text(json.dumps(config))
+    return run
+
+
+def test_runs_written_before_the_registry_still_load(legacy_run, tiny_encoders):
+    recognizer = EmotionRecognizer.from_run(
+        legacy_run, source=tiny_encoders["wavlm"]
+    )
+    assert recognizer.encoder.adapters == [
+        "lora",
+        "bottleneck",
+        "weighted_sum",
+        "gating",
+    ]
+    assert recognizer.encoder.settings["lora"].rank == 4
+    assert recognizer.encoder.settings["bottleneck"].size == 16
+    wav = torch.randn(2, 12000, generator=torch.Generator().manual_seed(1))
+    expected = json.loads((legacy_run / "expected_logits.json").read_text())
+    torch.testing.assert_close(
+        recognizer(wav, torch.tensor([1.0, 0.5])),
+        torch.tensor(expected),
+        atol=1e-5,
+        rtol=0,
+    )
+
+
+def test_runs_written_before_the_registry_are_stage_one_parents(
+    legacy_run, tiny_encoders
+):
+    encoder = PEFTEncoder(
+        str(tiny_encoders["wavlm"]),
+        adapters={
+            "lora": {"rank": 4},
+            "bottleneck": {"size": 16},
+            "weighted_sum": {},
+            "gating": {},
+        },
+    )
+    head = EmotionHead(encoder.output_size, 4, hidden_size=32)
+    lineage = init_from_run(
+        legacy_run,
+        encoder,
+        head,
+        label_map={label: label for label in LABELS},
+        target_labels=LABELS,
+    )
+    assert {row["stage_one"] for row in lineage["adaptors"]} == {"loaded"}
+    # Its training speakers come from the manifest its run.json names.
+    trained_on = read_trained_on(legacy_run)
+    assert trained_on == [
+        {"corpus": "IEMOCAP", "speakers": ["Ses01_F", "Ses01_M"]}
+    ]

@@ -24,7 +24,7 @@ from recipe_runs import (
 
 from data_prep.manifest import DataPrepError
 from speechbrain_peft.checkpoints import CheckpointMismatchError
-from speechbrain_peft.recipe import load_hparams
+from speechbrain_peft.recipe import load_hparams, parse_arguments
 from speechbrain_peft.synthetic.corpora import make_crema_d, make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 
@@ -306,3 +306,42 @@ def test_fold_outside_the_protocol_is_refused_before_anything_runs(
         run_recipe("IEMOCAP", *args, *QUICK)
     assert not (tmp_path / "run").exists()
     assert not (tmp_path / "manifests").exists()
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (["--lora_rank=4"], {"lora": {"rank": 4}}),
+        (["--adapters={lora: {alpha: 4}}"], {"lora": {"alpha": 4, "rank": 8}}),
+        (
+            ["--adapters=[gating, weighted_sum]", "--gating_init=paper"],
+            {"gating": {"init": "paper"}, "weighted_sum": {}},
+        ),
+    ],
+    ids=["flat", "mapping", "list+flat"],
+)
+def test_adaptor_settings_from_the_command_line(
+    overrides, expected, tiny_encoders, tmp_path
+):
+    args = recipe_args(
+        "IEMOCAP", "lora.yaml", "/corpora", tiny_encoders["wavlm"], tmp_path
+    )
+    hparams_file, _, parsed = parse_arguments(
+        str(RECIPES / "IEMOCAP" / "train.py"), [*args, *overrides]
+    )
+    encoder = load_hparams(hparams_file, parsed)["encoder"]
+    assert encoder.adapters == list(expected)
+    for name, settings in expected.items():
+        for field, value in settings.items():
+            assert getattr(encoder.settings[name], field) == value
+
+
+def test_a_setting_of_an_unused_adaptor_is_refused(tiny_encoders, tmp_path):
+    args = recipe_args(
+        "IEMOCAP", "lora.yaml", "/corpora", tiny_encoders["wavlm"], tmp_path
+    )
+    with pytest.raises(ValueError, match="--gating_init sets an adaptor"):
+        parse_arguments(
+            str(RECIPES / "IEMOCAP" / "train.py"),
+            [*args, "--gating_init=paper"],
+        )

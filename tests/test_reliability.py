@@ -185,15 +185,15 @@ def _broken_files(folder):
     _write(folder / "full.flac", _tone(1.0))
     flac = (folder / "full.flac").read_bytes()
     broken = {
-        "empty.wav": (b"", "empty file (0 bytes)"),
-        "header_cut.wav": (data[:20], "unreadable header"),
+        "empty.wav": (b"", "empty (0 bytes)"),
+        "header_cut.wav": (data[:20], "unreadable audio header"),
         "data_cut.wav": (data[: len(data) // 2], "the manifest says 1.00 s"),
         "cut.flac": (flac[: len(flac) // 2], "truncated"),
     }
     for name, (content, _) in broken.items():
         (folder / name).write_bytes(content)
     problems = {str(folder / n): why for n, (_, why) in broken.items()}
-    problems[str(folder / "missing.wav")] = "file not found"
+    problems[str(folder / "missing.wav")] = "missing"
     return good, problems
 
 
@@ -769,8 +769,8 @@ def test_checkpoint_of_another_configuration_still_fails_loudly(
     time.sleep(0.01)
     checkpointer.save_checkpoint()
     other = PEFTEncoder(
-        str(tiny_encoders["wavlm"]), adapters=["lora"], lora_rank=4
+        str(tiny_encoders["wavlm"]), adapters={"lora": {"rank": 4}}
     )
     checkpointer.recoverables["encoder"] = other
-    with pytest.raises(CheckpointMismatchError, match="lora_rank"):
+    with pytest.raises(CheckpointMismatchError, match="lora.rank"):
         recover_with_fallback(checkpointer)

@@ -1,66 +1,67 @@
-"""Adaptors for frozen self-supervised speech encoders: LoRA, bottleneck
-adapters, weighted sum of layers and per-layer gating, plus the code that
-injects them and a bridge to Hugging Face ``peft`` configs.
+"""PEFT methods for frozen self-supervised speech encoders, one module each
+(LoRA, bottleneck and parallel adapters, weighted sum of layers,
+weight-gating, any Hugging Face peft tuner), registered by name in
+:data:`METHODS` (see :mod:`speechbrain_peft.adapters.registry`).
+
+Importing this package imports every module in it, and each method's
+module registers the method: a new method is a new module here.
 
 Authors
  * speechbrain-peft-ser developers 2026
 """
 
-from speechbrain_peft.adapters.bottleneck import BottleneckAdapter
-from speechbrain_peft.adapters.gating import LayerGate
-from speechbrain_peft.adapters.inject import (
-    BOTTLENECK_ATTR,
-    GATE_ATTR,
+import importlib
+import pkgutil
+
+from speechbrain_peft.adapters.registry import (
+    METHODS,
+    Method,
+    adaptor_settings,
+    as_dict,
+    nest_flat_overrides,
+    owner_of,
+    register,
+    upgrade_flat_settings,
+)
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+# The building blocks most often used on their own.
+from speechbrain_peft.adapters.bottleneck import (  # noqa: E402
+    BottleneckAdapter,
     inject_bottleneck,
+)
+from speechbrain_peft.adapters.gating import (  # noqa: E402
+    LayerGate,
     inject_gating,
+)
+from speechbrain_peft.adapters.lora import (  # noqa: E402
+    LoRALinear,
     inject_lora,
     merge_lora,
 )
-from speechbrain_peft.adapters.lora import LoRALinear
-from speechbrain_peft.adapters.peft_bridge import apply_peft_config
-from speechbrain_peft.adapters.weighted_sum import WeightedSum
-
-ADAPTER_NAMES = ("lora", "bottleneck", "weighted_sum", "gating")
-PEFT = "peft"
-# A trainable parameter's name -> its adaptor. peft tuners keep each
-# tensor under an adapter name (".default."); ours never do.
-_OWNERS = (
-    (".default.", PEFT),
-    ("lora_A", "lora"),
-    ("lora_B", "lora"),
-    (BOTTLENECK_ATTR, "bottleneck"),
-    (GATE_ATTR, "gating"),
-    ("weighted_sum.", "weighted_sum"),
+from speechbrain_peft.adapters.peft_bridge import (  # noqa: E402
+    apply_peft_config,
 )
-
-
-def adaptor_of(parameter_name):
-    """The adaptor a parameter of a :class:`PEFTEncoder` belongs to
-    (``encoder`` for the encoder's own weights).
-
-    Example
-    -------
-    >>> adaptor_of("ssl.model.encoder.layers.0.attention.q_proj.lora_A.weight")
-    'lora'
-    >>> adaptor_of("weighted_sum.logits"), adaptor_of("ssl.model.conv.weight")
-    ('weighted_sum', 'encoder')
-    """
-    for marker, owner in _OWNERS:
-        if marker in parameter_name:
-            return owner
-    return "encoder"
-
+from speechbrain_peft.adapters.weighted_sum import WeightedSum  # noqa: E402
 
 __all__ = [
-    "ADAPTER_NAMES",
-    "adaptor_of",
+    "METHODS",
     "BottleneckAdapter",
     "LayerGate",
     "LoRALinear",
+    "Method",
     "WeightedSum",
+    "adaptor_settings",
     "apply_peft_config",
+    "as_dict",
     "inject_bottleneck",
     "inject_gating",
     "inject_lora",
     "merge_lora",
+    "nest_flat_overrides",
+    "owner_of",
+    "register",
+    "upgrade_flat_settings",
 ]

@@ -1,15 +1,12 @@
-"""Put adaptors inside a transformers speech encoder (wav2vec 2.0, HuBERT,
-WavLM) and take them out again.
+"""Where adaptors go in a transformers speech encoder (wav2vec 2.0, HuBERT,
+WavLM): its transformer layers, and adaptors attached to a host module.
 
-LoRA replaces target ``nn.Linear`` modules by :class:`LoRALinear` (and
-makes a WavLM attention that holds one call its projection modules, see
-:mod:`speechbrain_peft.adapters.wavlm_attention`). The
-bottleneck adapter and the gate are attached to their host module (the
-feed-forward block, the encoder layer) as a child module plus a forward hook
-that rewrites the host's output. A hook, not a wrapper module, because
-transformers 5 records ``hidden_states`` with its own forward hooks on the
-encoder-layer instances: a wrapper around a layer would let the ungated output
-reach the weighted sum. Our hooks are prepended so they run before any hook
+An attached adaptor is a child module of its host (the feed-forward block,
+the encoder layer) plus a forward hook that rewrites the host's output. A
+hook, not a wrapper module, because transformers 5 records
+``hidden_states`` with its own forward hooks on the encoder-layer
+instances: a wrapper around a layer would let the unadapted output reach
+the weighted sum. Our hooks are prepended so they run before any hook
 transformers installs.
 
 Authors
@@ -18,17 +15,24 @@ Authors
 
 from torch import nn
 
-from speechbrain_peft.adapters.bottleneck import BottleneckAdapter
-from speechbrain_peft.adapters.gating import LayerGate
-from speechbrain_peft.adapters.lora import LoRALinear
-from speechbrain_peft.adapters.wavlm_attention import (
-    call_projections,
-    is_wavlm_attention,
-    restore_attention,
-)
+# The non-linearities an adaptor's bottleneck may use, by YAML name.
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
 
-BOTTLENECK_ATTR = "adapter_bottleneck"
-GATE_ATTR = "adapter_gate"
+
+def check_activation(name):
+    """Refuse an activation that is not in :data:`ACTIVATIONS`.
+
+    Example
+    -------
+    >>> check_activation("tanh")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown activation 'tanh'; choose one of ['gelu', ...]
+    """
+    if name not in ACTIVATIONS:
+        raise ValueError(
+            f"Unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}"
+        )
 
 
 def encoder_layers(model):
@@ -81,17 +85,19 @@ def select_layers(model, layers=None):
     return sorted(set(chosen), key=lambda pair: pair[0])
 
 
-def _output_hook(attr):
+def _output_hook(attr, takes_input):
     def hook(module, args, output):
         adapter = getattr(module, attr)
+        first = output[0] if isinstance(output, tuple) else output
+        adapted = adapter(args[0], first) if takes_input else adapter(first)
         if isinstance(output, tuple):
-            return (adapter(output[0]),) + tuple(output[1:])
-        return adapter(output)
+            return (adapted,) + tuple(output[1:])
+        return adapted
 
     return hook
 
 
-def attach_output_adapter(host, attr, adapter):
+def attach_output_adapter(host, attr, adapter, takes_input=False):
     """Register ``adapter`` as child ``attr`` of ``host`` and apply it to
     the host's output (first element when the output is a tuple).
 
@@ -102,132 +108,12 @@ def attach_output_adapter(host, attr, adapter):
     attr : str
         The child name, which also names the adaptor in state dicts.
     adapter : torch.nn.Module
-        Maps the host output to the adapted output.
+        Maps the host output to the adapted output, or with
+        ``takes_input`` the host's (first) input and output to it.
+    takes_input : bool
+        Call ``adapter(input, output)`` (e.g. a parallel adapter).
     """
     if hasattr(host, attr):
         raise ValueError(f"{type(host).__name__} already has an {attr}")
     host.add_module(attr, adapter)
-    host.register_forward_hook(_output_hook(attr), prepend=True)
-
-
-def _matches(name, target):
-    return name == target or name.endswith("." + target)
-
-
-def inject_lora(model, targets, rank=8, alpha=16.0, dropout=0.0, layers=None):
-    """Replace target linear layers of the chosen encoder layers by LoRA.
-
-    Arguments
-    ---------
-    model : transformers.PreTrainedModel
-        The encoder (modified in place).
-    targets : list of str
-        Module names or name suffixes inside a layer, e.g. ``q_proj`` or
-        ``feed_forward.intermediate_dense``.
-    rank, alpha, dropout : see :class:`LoRALinear`.
-    layers : list of int, optional
-        Encoder layers to adapt (all when None).
-
-    Returns
-    -------
-    list of str
-        The names (inside a layer) of the adapted modules.
-    """
-    chosen = select_layers(model, layers)
-    matched = set()
-    for _, layer in chosen:
-        linears = [
-            (name, module)
-            for name, module in layer.named_modules()
-            if isinstance(module, nn.Linear)
-            and any(_matches(name, t) for t in targets)
-        ]
-        for name, module in linears:
-            parent_name, _, child = name.rpartition(".")
-            parent = layer.get_submodule(parent_name)
-            setattr(parent, child, LoRALinear(module, rank, alpha, dropout))
-            matched.update(t for t in targets if _matches(name, t))
-            if is_wavlm_attention(parent):
-                call_projections(parent)
-    missing = [t for t in targets if t not in matched]
-    if missing:
-        available = sorted(
-            {
-                name
-                for name, module in chosen[0][1].named_modules()
-                if isinstance(module, nn.Linear | LoRALinear)
-            }
-        )
-        raise ValueError(
-            f"LoRA target(s) {missing} match no linear layer of "
-            f"{type(chosen[0][1]).__name__}. Available names: {available}"
-        )
-    return sorted(matched)
-
-
-def inject_bottleneck(model, size=64, activation="relu", layers=None):
-    """Add a bottleneck adapter after the feed-forward block of each chosen
-    layer.
-
-    Arguments
-    ---------
-    model : transformers.PreTrainedModel
-        The encoder (modified in place).
-    size : int
-        Bottleneck width.
-    activation : str
-        See :class:`BottleneckAdapter`.
-    layers : list of int, optional
-        Encoder layers to adapt (all when None).
-    """
-    width = model.config.hidden_size
-    for _, layer in select_layers(model, layers):
-        adapter = BottleneckAdapter(width, size, activation)
-        attach_output_adapter(layer.feed_forward, BOTTLENECK_ATTR, adapter)
-
-
-def inject_gating(model, init="identity", layers=None):
-    """Gate the output of each chosen encoder layer.
-
-    Arguments
-    ---------
-    model : transformers.PreTrainedModel
-        The encoder (modified in place).
-    init : str
-        See :class:`LayerGate`.
-    layers : list of int, optional
-        Encoder layers to gate (all when None).
-    """
-    width = model.config.hidden_size
-    for _, layer in select_layers(model, layers):
-        attach_output_adapter(layer, GATE_ATTR, LayerGate(width, init))
-
-
-def merge_lora(model):
-    """Fold every LoRA update into its base layer and put the plain
-    ``nn.Linear`` back, so the model has its original parameter names.
-
-    Arguments
-    ---------
-    model : torch.nn.Module
-        Modified in place.
-
-    Returns
-    -------
-    int
-        How many layers were merged.
-    """
-    lora_modules = [
-        (name, module)
-        for name, module in model.named_modules()
-        if isinstance(module, LoRALinear)
-    ]
-    for name, module in lora_modules:
-        module.merge()
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name)
-        setattr(parent, child, module.base_layer)
-        # Merged, the weights are plain again: transformers' own attention
-        # (the base model's speed and numerics) reads them correctly.
-        restore_attention(parent)
-    return len(lora_modules)
+    host.register_forward_hook(_output_hook(attr, takes_input), prepend=True)

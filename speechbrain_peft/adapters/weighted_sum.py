@@ -1,11 +1,17 @@
-"""Learned weighted sum (WS) of an encoder's hidden states.
+"""Learned weighted sum (WS) of an encoder's hidden states: a softmax over
+``L + 1`` learned scalars combines the CNN projection output and every
+layer output, uniform at init. YAML: ``adapters: {weighted_sum: {}}``.
 
 Authors
  * speechbrain-peft-ser developers 2026
 """
 
+import dataclasses
+
 import torch
 from torch import nn
+
+from speechbrain_peft.adapters.registry import Method, register
 
 
 class WeightedSum(nn.Module):
@@ -36,3 +42,28 @@ class WeightedSum(nn.Module):
     def forward(self, hidden_states):
         """Combine ``hidden_states`` shaped ``[L + 1, batch, time, dim]``."""
         return torch.einsum("l,lbtd->btd", self.weights(), hidden_states)
+
+
+@dataclasses.dataclass
+class WeightedSumSettings:
+    """The weighted sum has no settings."""
+
+
+class WeightedSumMethod(Method):
+    """The weighted sum of layers as a registered method."""
+
+    name = "weighted_sum"
+    config_class = WeightedSumSettings
+    combines_layers = True
+
+    def combiner(self, config, num_states):
+        """A :class:`WeightedSum` of ``num_states`` states."""
+        return WeightedSum(num_states)
+
+    def owns(self, parameter_name):
+        """The layer logits (the lobe keeps the combiner under the
+        method's name)."""
+        return parameter_name.startswith(f"{self.name}.")
+
+
+register(WeightedSumMethod())
