@@ -23,14 +23,16 @@ import hashlib
 import json
 import logging
 import os
-import sys
-import tempfile
 from collections import Counter
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import soundfile as sf
+
+from speechbrain_peft.errors import UserError, run_command
+from speechbrain_peft.files import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +67,14 @@ MAX_LISTED = 20
 # How far above and below the given folder a misplaced corpus is searched.
 SEARCH_UP = 4
 GIT_LFS_POINTER = b"version https://git-lfs"
+# The sample formats that can hold NaN or infinity.
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 # Seconds a file may fall short of its manifest duration (which the data prep
 # read from the same header, rounded to 1 ms) before it counts as truncated.
 DURATION_TOLERANCE = 0.05
 
 
-class DataPrepError(ValueError):
+class DataPrepError(UserError, ValueError):
     """The corpus or the options cannot give valid manifests."""
 
 
@@ -209,11 +213,13 @@ def audio_problem(path, duration=None):
     """Why ``path`` cannot be used as audio, or None when it looks fine:
     the one audio check of the data prep and of the runs.
 
-    Nothing is decoded but the last sample: a missing or 0-byte file, a
-    git-lfs pointer, an unreadable header, a header without samples, a
-    compressed file cut short (its last sample cannot be read) and a file
-    shorter than ``duration`` (a WAV cut short: libsndfile counts the
-    samples actually present) are all found.
+    Integer-format files are not decoded but for their last sample: a
+    missing or 0-byte file, a git-lfs pointer, an unreadable header, a
+    header without samples, a compressed file cut short (its last sample
+    cannot be read) and a file shorter than ``duration`` (a WAV cut short:
+    libsndfile counts the samples actually present) are all found.
+    Float-format files (``FLOAT``, ``DOUBLE``) are read whole as well,
+    since they alone can hold NaN or infinite samples.
 
     Arguments
     ---------
@@ -262,6 +268,8 @@ def audio_problem(path, duration=None):
             f"truncated: the header promises {info.frames} samples but the "
             "last cannot be read"
         ), None
+    if info.subtype in FLOAT_SUBTYPES and not _samples_finite(path):
+        return "NaN or infinite samples (re-encode or remove it)", None
     actual = info.frames / info.samplerate
     if duration is not None and actual < duration - DURATION_TOLERANCE:
         return (
@@ -271,6 +279,16 @@ def audio_problem(path, duration=None):
     return None, info
 
 
+def _samples_finite(path, block=1 << 20):
+    """Whether every sample of a float-format file is finite (read in
+    blocks; integer formats cannot hold NaN, so they are not read)."""
+    with sf.SoundFile(str(path)) as audio:
+        for samples in audio.blocks(blocksize=block, dtype="float32"):
+            if not np.isfinite(samples).all():
+                return False
+    return True
+
+
 def _last_sample_readable(path, frames):
     try:
         with sf.SoundFile(str(path)) as audio:
@@ -278,23 +296,6 @@ def _last_sample_readable(path, frames):
             return len(audio.read(1)) == 1
     except Exception:  # e.g. a FLAC decoder losing sync
         return False
-
-
-def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace``,
-    with the permissions a plain ``open`` gives (``mkstemp`` makes 0600)."""
-    path = Path(path)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def validate_manifests(manifests, label_set, may_share=(), dimensional=False):
@@ -754,15 +755,11 @@ def argument_parser(description, data_folder_help):
 
 
 def run_cli(prepare, parser, argv=None):
-    """Parse ``argv``, run ``prepare`` and turn a :class:`DataPrepError`
-    into a message on stderr and exit status 1 (no traceback)."""
+    """Parse ``argv`` and run ``prepare``; our own errors (a
+    :class:`DataPrepError`...) end as one line on stderr and exit status 1
+    (see :func:`speechbrain_peft.errors.run_command`)."""
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    try:
-        prepare(**vars(args))
-    except DataPrepError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    run_command(lambda: prepare(**vars(args)) and 0)

@@ -23,6 +23,8 @@ from speechbrain.utils.distributed import (
     is_distributed_initialized,
 )
 
+from speechbrain_peft.checkpoints import CheckpointMismatchError
+from speechbrain_peft.errors import ConfigError, UserError
 from speechbrain_peft.losses import ccc_loss, mse_loss
 from speechbrain_peft.metrics import EmotionMetrics
 
@@ -32,7 +34,7 @@ logger = logging.getLogger(__name__)
 SELECTION_KEY = {"categorical": "UA", "dimensional": "CCC_mean"}
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
     """The loss stayed NaN or infinite for too many batches in a row."""
 
 
@@ -60,10 +62,10 @@ def per_process_accumulation(factor, world_size):
     >>> per_process_accumulation(1, 2)
     Traceback (most recent call last):
     ...
-    ValueError: grad_accumulation_factor=1 is not divisible by the 2 ...
+    speechbrain_peft.errors.ConfigError: grad_accumulation_factor=1 is ...
     """
     if factor % world_size:
-        raise ValueError(
+        raise ConfigError(
             f"grad_accumulation_factor={factor} is not divisible by the "
             f"{world_size} processes, so the effective batch (batch_size x "
             f"{factor}) of a single-process run cannot be kept. Use a "
@@ -93,20 +95,21 @@ def recover_with_fallback(checkpointer, max_key=None, min_key=None):
 
     Raises
     ------
-    Exception
-        The first candidate's error, when no checkpoint can be loaded.
+    CheckpointMismatchError
+        When no checkpoint can be loaded: it names each one with why, and
+        the folders to delete (the first error is its cause).
     """
     candidates = checkpointer.find_checkpoints(max_key=max_key, min_key=min_key)
     if not candidates:
         logger.info("No checkpoint in %s yet", checkpointer.checkpoints_dir)
         return None
-    first_error = None
+    failures = []
     for index, checkpoint in enumerate(candidates):
         try:
             checkpointer.load_checkpoint(checkpoint)
             return checkpoint
         except Exception as error:  # any reader can fail on a broken file
-            first_error = first_error or error
+            failures.append((checkpoint, error))
             following = candidates[index + 1 : index + 2]
             logger.warning(
                 "Cannot load checkpoint %s (%s: %s); %s",
@@ -115,16 +118,23 @@ def recover_with_fallback(checkpointer, max_key=None, min_key=None):
                 error,
                 f"falling back to the next one, {following[0].path}"
                 if following
-                else "no other checkpoint is left; delete the broken "
-                f"checkpoint folders in {checkpointer.checkpoints_dir} to "
-                "train from scratch",
+                else "no other checkpoint is left",
             )
             # A mid-epoch checkpoint may have set the train loader's resume
             # position before failing; an end-of-epoch one does not reset it.
             for recoverable in checkpointer.recoverables.values():
                 if isinstance(recoverable, SaveableDataLoader):
                     recoverable._speechbrain_recovery_skip_to = None
-    raise first_error
+    raise CheckpointMismatchError(
+        f"No checkpoint in {checkpointer.checkpoints_dir} can be loaded: "
+        + "; ".join(
+            f"{checkpoint.path.name}: {type(error).__name__}: {error}"
+            for checkpoint, error in failures
+        )
+        + ". Delete those checkpoint folders ("
+        + " ".join(str(checkpoint.path) for checkpoint, _ in failures)
+        + ") to train from scratch with the same command."
+    ) from failures[0][1]
 
 
 class EmotionBrain(sb.Brain):

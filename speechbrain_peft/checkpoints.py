@@ -15,12 +15,15 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from speechbrain_peft.errors import UserError
+from speechbrain_peft.files import honour_umask
+
 METADATA_KEY = "speechbrain_peft"
 # Fields that may differ between the saving and the loading machine.
 PORTABLE_FIELDS = ("source",)
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(UserError, ValueError):
     """A checkpoint does not fit the model it is loaded into."""
 
 
@@ -74,6 +77,7 @@ def save_trainable(module, path, metadata=None):
     }
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, tmp, metadata={METADATA_KEY: json.dumps(metadata)})
+    honour_umask(tmp)
     os.replace(tmp, path)
 
 

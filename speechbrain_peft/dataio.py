@@ -21,6 +21,7 @@ import torchaudio
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from data_prep.manifest import audio_problem, id_hash
+from speechbrain_peft.errors import ConfigError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ DIMENSIONS = ("arousal", "valence", "dominance")
 MIN_SAMPLES = 400
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError, ValueError):
     """A manifest or an audio file it lists cannot be used."""
 
 
@@ -131,22 +132,29 @@ def read_manifest(
                 "split has no complete dimensional labels."
             )
     if check_audio:
-        check_audio_files(df, csv_path)
+        check_audio_files({csv_path: df})
     return df
 
 
-def check_audio_files(df, csv_path):
+def check_audio_files(frames):
     """Raise one :class:`ManifestError` naming every audio file of the
-    manifest that :func:`data_prep.manifest.audio_problem` rejects."""
+    manifests that :func:`data_prep.manifest.audio_problem` rejects.
+
+    Arguments
+    ---------
+    frames : dict
+        ``{manifest path: DataFrame}``, ``wav`` resolved.
+    """
     problems = []
-    for wav, duration in zip(df["wav"], df["duration"]):
-        problem, _ = audio_problem(wav, float(duration))
-        if problem:
-            problems.append(f"{wav}: {problem}")
+    for csv_path, df in frames.items():
+        for wav, duration in zip(df["wav"], df["duration"]):
+            problem, _ = audio_problem(wav, float(duration))
+            if problem:
+                problems.append(f"{wav}: {problem} (in {csv_path})")
     if problems:
         raise ManifestError(
-            f"Manifest {csv_path}: {len(problems)} audio file(s) cannot be "
-            "read:\n  " + "\n  ".join(problems[:20]) + "\nReplace or remove "
+            f"{len(problems)} audio file(s) of the manifests cannot be "
+            "used:\n  " + "\n  ".join(problems[:20]) + "\nReplace or remove "
             "them (and re-run the data prep) before training."
         )
 
@@ -298,22 +306,31 @@ def create_datasets(
         left-out counts in ``left_out``.
     """
     if task not in ("categorical", "dimensional"):
-        raise ValueError(f"task must be categorical or dimensional: {task!r}")
+        raise ConfigError(f"task must be categorical or dimensional: {task!r}")
     if task == "dimensional" and dimension_scale is None:
-        raise ValueError("A dimensional task needs `dimension_scale`")
+        raise ConfigError("A dimensional task needs `dimension_scale`")
     label_set = (
         list(label_encoder.lab2ind) if label_encoder is not None else None
     )
     read_audio = AudioReader(sample_rate, max_duration)
     datasets = Datasets()
-    for split, csv_path in manifests.items():
-        df = read_manifest(
+    frames = {
+        split: read_manifest(
             csv_path,
             task,
             None if label_map else label_set,
-            check_audio,
-            data_root,
+            check_audio=False,
+            data_root=data_root,
         )
+        for split, csv_path in manifests.items()
+    }
+    if check_audio:
+        # Every split's problems at once, before any training.
+        check_audio_files(
+            {manifests[split]: df for split, df in frames.items()}
+        )
+    for split, df in frames.items():
+        csv_path = manifests[split]
         datasets.ids_sha256[split] = id_hash(df["ID"])
         if label_map:
             df, datasets.left_out[split] = map_labels(df, label_map, csv_path)

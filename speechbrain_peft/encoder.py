@@ -49,6 +49,7 @@ from speechbrain_peft.adapters import (
 )
 from speechbrain_peft.checkpoints import load_trainable, save_trainable
 from speechbrain_peft.encoder_source import load_encoder_config
+from speechbrain_peft.errors import ConfigError
 from speechbrain_peft.padding import (
     normalize_valid,
     per_file_front_end,
@@ -142,7 +143,7 @@ class PEFTEncoder(nn.Module):
         }
         model_type = load_encoder_config(self.source, save_path).model_type
         if model_type not in WRAPPERS:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.source} is a {model_type!r} model; supported encoders "
                 f"are {sorted(WRAPPERS)}"
             )
@@ -210,7 +211,7 @@ class PEFTEncoder(nn.Module):
             name for name in self.settings if METHODS[name].combines_layers
         ]
         if len(combining) > 1:
-            raise ValueError(
+            raise ConfigError(
                 f"Adaptors {combining} each combine the layer outputs; use "
                 "one of them"
             )
@@ -328,7 +329,7 @@ class PEFTEncoder(nn.Module):
         if self.combiner is not None:
             expected = self.ssl.model.config.num_hidden_layers + 1
             if len(out.hidden_states or ()) != expected:
-                raise ValueError(
+                raise ConfigError(
                     f"{self.combiner_name} needs {expected} hidden states but "
                     f"the encoder returned {len(out.hidden_states or ())}: "
                     "LayerDrop skips layers in training; set layerdrop: 0"

@@ -18,13 +18,15 @@ from pathlib import Path
 
 from transformers import AutoConfig
 
+from speechbrain_peft.errors import UserError
+
 # Files holding a transformers model's weights (single or sharded).
 WEIGHT_PREFIXES = ("model", "pytorch_model")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 
 
-class EncoderSourceError(ValueError):
+class EncoderSourceError(UserError, FileNotFoundError):
     """The encoder cannot be found where ``encoder_source`` points."""
 
 
@@ -75,10 +77,11 @@ def load_encoder_config(source, cache_dir=None):
     source = check_source(source)
     try:
         return AutoConfig.from_pretrained(source, cache_dir=cache_dir)
-    except OSError as error:
+    except (OSError, ValueError) as error:
         if Path(source).is_dir():
             raise EncoderSourceError(
-                f"{source} is not a transformers model folder ({error})"
+                f"{source} is not a transformers model folder (save_pretrained"
+                f" writes config.json and the weights): {error}"
             ) from error
         reason = str(error).strip().splitlines()[0]
         raise EncoderSourceError(

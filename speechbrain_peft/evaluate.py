@@ -36,7 +36,6 @@ Authors
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
 import speechbrain as sb
@@ -45,6 +44,7 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 
 from data_prep.manifest import prep_info_of
 from speechbrain_peft.dataio import create_datasets
+from speechbrain_peft.errors import ConfigError, run_command
 from speechbrain_peft.experiment import experiment_id
 from speechbrain_peft.inference import EmotionRecognizer
 from speechbrain_peft.metrics import EmotionMetrics
@@ -141,7 +141,7 @@ def evaluate_run(
         label_map = label_map or {k: k for k in recognizer.label_set}
         unknown = sorted(set(label_map.values()) - set(recognizer.label_set))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"--label-map targets {unknown} are not labels of the run "
                 f"({recognizer.label_set})"
             )
@@ -150,7 +150,7 @@ def evaluate_run(
     else:
         scale = scale or prepared.get("dimension_scale")
         if scale is None:
-            raise ValueError(
+            raise ConfigError(
                 "A dimensional run is scored on the manifests' rating scale: "
                 "pass manifests written by the data prep (their "
                 "prep_info.json records it) or --scale LOW HIGH"
@@ -216,7 +216,7 @@ def _prep_info(manifests):
         json.dumps([i["corpus"], i.get("dimension_scale")]) for i in infos if i
     }
     if len(found) > 1:
-        raise ValueError(
+        raise ConfigError(
             f"The manifests {list(manifests.values())} come from different "
             "corpora or scales; evaluate them separately"
         )
@@ -305,4 +305,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     with torch.no_grad():
-        sys.exit(main())
+        run_command(main)

@@ -39,6 +39,8 @@ from speechbrain_peft.adapters import METHODS, owner_of
 from speechbrain_peft.checkpoints import save_trainable, trainable_state_dict
 from speechbrain_peft.encoder import PEFTEncoder
 from speechbrain_peft.encoder_source import encoder_revision
+from speechbrain_peft.errors import ConfigError, UserError
+from speechbrain_peft.files import honour_umask
 from speechbrain_peft.inference import EXPORT_KEY, EmotionRecognizer
 from speechbrain_peft.run_artifact import (
     RUN_CONFIG,
@@ -80,6 +82,7 @@ def _write_merged(recognizer, out_dir, savedir):
     encoder_dir = out_dir / ENCODER_DIR
     model.save_pretrained(encoder_dir, state_dict=_adaptor_free_state(model))
     run_encoder.ssl.feature_extractor.save_pretrained(encoder_dir)
+    honour_umask(encoder_dir)
 
     # The merged encoder with the adaptors that stay, as loading the export
     # will build it; the merged weights are now in the folder.
@@ -142,7 +145,7 @@ def export_run(run_dir, out_dir, merge=False, source=None, savedir=None):
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} is not empty; choose a new folder")
     if read_run_config(run_dir).get(EXPORT_KEY, {}).get("merged"):
-        raise ValueError(
+        raise ConfigError(
             f"{run_dir} is a merged export; export the original run instead"
         )
     recognizer = EmotionRecognizer.from_run(
@@ -195,7 +198,7 @@ def main(argv=None):
         export_run(
             args.run_dir, args.out_dir, args.merge, args.source, args.savedir
         )
-    except (ValueError, OSError) as error:
+    except (UserError, ValueError, OSError) as error:
         parser.exit(2, f"error: {error}\n")
     out_dir = Path(args.out_dir)
     for path in sorted(out_dir.rglob("*")):

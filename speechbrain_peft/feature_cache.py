@@ -30,6 +30,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from speechbrain_peft.errors import ConfigError
+from speechbrain_peft.files import honour_umask
+
 logger = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16}
@@ -98,7 +101,7 @@ class FeatureCache:
 
     def __init__(self, folder, encoder, dtype="float32", **settings):
         if encoder.encoder_trains:
-            raise ValueError(
+            raise ConfigError(
                 "cache_features needs a configuration with no trainable "
                 "parameter inside the encoder (frozen, weighted_sum); this "
                 f"one has adaptors {encoder.adapters} or "
@@ -106,7 +109,7 @@ class FeatureCache:
                 "Set cache_features: False"
             )
         if dtype not in DTYPES:
-            raise ValueError(
+            raise ConfigError(
                 f"cache_dtype {dtype!r} is not one of {sorted(DTYPES)}"
             )
         self.encoder = encoder
@@ -174,6 +177,7 @@ class FeatureCache:
             # Written beside, then renamed: a killed run leaves no torn file.
             partial = entry.with_suffix(f".{os.getpid()}.part")
             save_file({"hidden": states.contiguous()}, partial)
+            honour_umask(partial)
             os.replace(partial, entry)
         self.computed += len(entries)
         return self.encoder.combine(hidden), feat_lens

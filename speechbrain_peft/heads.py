@@ -10,6 +10,8 @@ Authors
 import torch
 from torch import nn
 
+from speechbrain_peft.errors import ConfigError
+
 
 def masked_mean(feats, lengths):
     """Mean over the valid frames of each sequence.
@@ -128,7 +130,7 @@ class EmotionHead(nn.Module):
         unknown = sorted(set(label_map) - set(source_labels))
         unknown += sorted(set(label_map.values()) - set(target_labels))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"label_map names {unknown}, which are not in the stage-one "
                 f"labels {source_labels} or this run's labels {target_labels}"
             )

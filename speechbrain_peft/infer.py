@@ -22,6 +22,7 @@ import argparse
 import json
 
 from speechbrain_peft.dataio import ManifestError
+from speechbrain_peft.errors import UserError
 from speechbrain_peft.inference import EmotionRecognizer
 
 
@@ -66,7 +67,7 @@ def main(argv=None):
         recognizer = EmotionRecognizer.from_run(
             args.run_dir, args.device, args.source, args.savedir
         )
-    except (ValueError, OSError) as error:
+    except (UserError, ValueError, OSError) as error:
         parser.exit(2, f"error: {error}\n")
     failed = False
     for line in classify_files(recognizer, args.files):

@@ -44,7 +44,7 @@ from speechbrain_peft.dataio import (
     denormalize_dimensions,
 )
 from speechbrain_peft.encoder import PEFTEncoder
-from speechbrain_peft.encoder_source import encoder_revision
+from speechbrain_peft.encoder_source import EncoderSourceError, encoder_revision
 from speechbrain_peft.heads import EmotionHead
 from speechbrain_peft.run_artifact import (
     RUN_WEIGHTS,
@@ -66,7 +66,7 @@ def _encoder_source(run_dir, config, source):
     if config.get(EXPORT_KEY, {}).get("merged"):
         return str(Path(run_dir) / recorded)
     if Path(recorded).is_absolute() and not Path(recorded).exists():
-        raise FileNotFoundError(
+        raise EncoderSourceError(
             f"The run's encoder folder {recorded} does not exist on this "
             "machine; pass the folder holding the same model as `source` "
             "(CLI: --source)"

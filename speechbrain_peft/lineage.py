@@ -19,13 +19,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from speechbrain_peft.errors import UserError
+from speechbrain_peft.run_artifact import read_run_config
+
 logger = logging.getLogger(__name__)
 
 SPEAKERS_FILE = "speakers.json"
 TRAINING_SPLIT = "train"
 
 
-class SpeakerLeakError(ValueError):
+class SpeakerLeakError(UserError, ValueError):
     """A stage two would evaluate on speakers an ancestor trained on."""
 
 
@@ -60,8 +63,7 @@ def read_trained_on(run_dir):
     record = run_dir / SPEAKERS_FILE
     if record.is_file():
         return json.loads(record.read_text())["trained_on"]
-    run = json.loads((run_dir / "run.json").read_text())
-    info = run.get("run_info") or {}
+    info = read_run_config(run_dir).get("run_info") or {}
     train = (info.get("manifests") or {}).get(TRAINING_SPLIT)
     if not train or not Path(train).is_file():
         raise SpeakerLeakError(

@@ -6,6 +6,7 @@ Authors
 """
 
 import contextlib
+import difflib
 import json
 import logging
 import re
@@ -27,6 +28,7 @@ from speechbrain_peft.dataio import (
     make_label_encoder,
 )
 from speechbrain_peft.encoder_source import encoder_identity
+from speechbrain_peft.errors import ConfigError
 from speechbrain_peft.experiment import (
     experiment_id,
     experiment_settings,
@@ -76,14 +78,44 @@ def parse_arguments(recipe_file, argv=None):
     if not path.is_file():
         beside_recipe = Path(recipe_file).resolve().parent / hparams_file
         if not beside_recipe.is_file():
-            raise FileNotFoundError(
+            raise ConfigError(
                 f"hparams file {hparams_file} not found in {Path.cwd()} nor "
                 f"in {beside_recipe.parent}"
             )
         path = beside_recipe
-    overrides = ruamel.yaml.YAML(typ="safe").load(overrides or "") or {}
-    used = read_resolved_config(path).get("adapters") or {}
-    return path, run_opts, nest_flat_overrides(overrides, list(used))
+    try:
+        overrides = ruamel.yaml.YAML(typ="safe").load(overrides or "") or {}
+    except ruamel.yaml.constructor.DuplicateKeyError as error:
+        raise ConfigError(
+            f"A setting is given twice on the command line ({error.problem})"
+        ) from error
+    config = read_resolved_config(path)
+    overrides = nest_flat_overrides(
+        overrides, list(config.get("adapters") or {})
+    )
+    check_override_names(overrides, config, path)
+    return path, run_opts, overrides
+
+
+def check_override_names(overrides, config, hparams_file):
+    """Refuse an override that names no setting of the hparams file (a typo
+    hyperpyyaml would silently ignore), suggesting the closest names.
+
+    Example
+    -------
+    >>> check_override_names({"lr_rate": 0.1}, {"lr": 0.0001}, "lora.yaml")
+    Traceback (most recent call last):
+    ...
+    speechbrain_peft.errors.ConfigError: --lr_rate is not a setting of ...
+    """
+    for name in overrides:
+        if name not in config:
+            close = difflib.get_close_matches(name, list(config), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"--{name} is not a setting of {hparams_file} (nor a "
+                f"SpeechBrain run option){hint}"
+            )
 
 
 def load_hparams(hparams_file, overrides):
@@ -99,7 +131,7 @@ def load_hparams(hparams_file, overrides):
     >>> load_hparams(path, {})
     Traceback (most recent call last):
     ...
-    ValueError: ...['data_folder'] must be set...--data_folder ...
+    speechbrain_peft.errors.ConfigError: ...must be set...--data_folder ...
     """
     with _placeholders_named(hparams_file):
         return load_hyperpyyaml(Path(hparams_file).read_text(), overrides)
@@ -117,7 +149,7 @@ def _placeholders_named(hparams_file):
         text = Path(hparams_file).read_text()
         unset = re.findall(r"^(\w+):\s*!PLACEHOLDER", text, re.MULTILINE)
         hint = " ".join(f"--{key} ..." for key in unset)
-        raise ValueError(
+        raise ConfigError(
             f"{hparams_file}: {unset} must be set; pass them on the "
             f"command line ({hint}) or edit the YAML"
         ) from error
@@ -267,7 +299,7 @@ class Run:
         info = read_prep_info(self.hparams["manifest_folder"]) or {}
         scale = info.get("dimension_scale")
         if self.task == "dimensional" and scale is None:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.corpus} has no dimensional labels; use "
                 "task: categorical"
             )
@@ -348,7 +380,7 @@ class Run:
         brain.label_names = self.label_names
         if hparams.get("cache_features"):
             if sb.utils.distributed.is_distributed_initialized():
-                raise ValueError(
+                raise ConfigError(
                     "cache_features runs in a single process; drop it or run "
                     "without torchrun"
                 )

@@ -29,6 +29,7 @@ from safetensors.torch import load_file
 
 from speechbrain_peft.adapters import METHODS, owner_of
 from speechbrain_peft.checkpoints import CheckpointMismatchError
+from speechbrain_peft.errors import ConfigError
 from speechbrain_peft.run_artifact import RUN_WEIGHTS, read_run_config
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def frozen_adaptors(freeze_stage1, loaded):
     >>> frozen_adaptors(["bottleneck"], ["lora"])
     Traceback (most recent call last):
     ...
-    ValueError: freeze_stage1 names ['bottleneck'], which stage one ...
+    speechbrain_peft.errors.ConfigError: freeze_stage1 names ['bottleneck']...
     """
     if isinstance(freeze_stage1, bool) or freeze_stage1 is None:
         return list(loaded) if freeze_stage1 else []
@@ -94,7 +95,7 @@ def frozen_adaptors(freeze_stage1, loaded):
     )
     unknown = [name for name in wanted if name not in loaded]
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"freeze_stage1 names {unknown}, which stage one did not train "
             f"(its adaptors: {list(loaded)}); list some of those, or use "
             "True (all) or False (none)"
@@ -215,7 +216,7 @@ def init_from_run(
     if config["task"] == "categorical" and (
         label_map is None or target_labels is None
     ):
-        raise ValueError(
+        raise ConfigError(
             "A categorical stage two needs `label_map` (stage-one label "
             f"-> this run's label); stage one has {config['label_set']}"
         )

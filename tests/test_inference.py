@@ -259,15 +259,21 @@ def test_dimensional_on_corpus_scale(tiny_encoders, tmp_path):
     )
 
 
+def small_corpus_and_run(tmp_path, source, task, utts_per_speaker, max_dur):
+    """Manifests of a fresh small IEMOCAP and a run artifact with random
+    trained tensors."""
+    corpus = make_iemocap(
+        tmp_path / "corpus", utts_per_speaker, min_dur=0.5, max_dur=max_dur
+    )
+    manifests = write_manifests(corpus["utterances"], tmp_path)
+    return manifests, make_run(tmp_path / "run", source, ["lora"], task)
+
+
 def test_prediction_files_are_on_the_corpus_scale_like_infer(
     tiny_encoders, tmp_path
 ):
-    corpus = make_iemocap(
-        tmp_path / "corpus", utts_per_speaker=4, min_dur=0.5, max_dur=1.0
-    )
-    manifests = write_manifests(corpus["utterances"], tmp_path)
-    run_dir = make_run(
-        tmp_path / "run", tiny_encoders["hubert"], ["lora"], "dimensional"
+    manifests, run_dir = small_corpus_and_run(
+        tmp_path, tiny_encoders["hubert"], "dimensional", 4, max_dur=1.0
     )
     test = {"test": manifests["test"]}
     # Hand-written manifests: no prep_info.json to take the scale from.
@@ -549,12 +555,8 @@ def test_group_norm_front_end_features_do_not_depend_on_the_batch(
 def test_evaluation_at_any_batch_size_and_infer_agree_on_base_encoders(
     base_like_encoders, tmp_path
 ):
-    corpus = make_iemocap(
-        tmp_path / "corpus", utts_per_speaker=6, min_dur=0.5, max_dur=3.0
-    )
-    manifests = write_manifests(corpus["utterances"], tmp_path)
-    run_dir = make_run(
-        tmp_path / "run", base_like_encoders["wav2vec2"], ["lora"]
+    manifests, run_dir = small_corpus_and_run(
+        tmp_path, base_like_encoders["wav2vec2"], "categorical", 6, max_dur=3.0
     )
     scores = {}
     for batch_size in (1, 8):

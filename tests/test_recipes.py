@@ -183,7 +183,7 @@ def test_dimensional_run_learns_positive_ccc(
     assert results["splits"]["dev"]["CCC_mean"] > 0.1, results["splits"]
 
 
-def _command(cwd, script, yaml, data, encoder, out, epochs):
+def _command(cwd, script, yaml, data, encoder, out, epochs, *extra):
     return start_recipe(
         script,
         yaml,
@@ -195,21 +195,41 @@ def _command(cwd, script, yaml, data, encoder, out, epochs):
         "--batch_size=4",
         "--grad_accumulation_factor=1",
         "--noprogressbar",
+        *extra,
         cwd=cwd,
     )
 
 
-def test_killed_run_resumes_to_the_same_result(
-    small_corpora, tiny_encoders, tmp_path
-):
-    data, encoder = small_corpora["IEMOCAP"], tiny_encoders["wavlm"]
-    script, yaml = "recipes/IEMOCAP/train.py", "hparams/lora.yaml"
+@pytest.fixture(scope="module")
+def straight_run(small_corpora, tiny_encoders, tmp_path_factory):
+    """Three epochs of lora.yaml without interruption or workers."""
+    out = tmp_path_factory.mktemp("straight") / "run"
     straight = _command(
-        REPO, script, yaml, data, encoder, tmp_path / "straight", 3
+        REPO,
+        "recipes/IEMOCAP/train.py",
+        "hparams/lora.yaml",
+        small_corpora["IEMOCAP"],
+        tiny_encoders["wavlm"],
+        out,
+        3,
     )
     assert straight.wait(timeout=600) == 0, straight.stdout.read()
+    return json.loads((out / "results.json").read_text())
 
-    killed = _command(REPO, script, yaml, data, encoder, tmp_path / "kill", 3)
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_killed_run_resumes_to_the_same_result(
+    workers, straight_run, small_corpora, tiny_encoders, tmp_path
+):
+    """SIGKILL at the first checkpoint, then the same command again: the
+    final metrics are those of the uninterrupted run, also with two data
+    loader workers (whose seeding then matters)."""
+    data, encoder = small_corpora["IEMOCAP"], tiny_encoders["wavlm"]
+    script, yaml = "recipes/IEMOCAP/train.py", "hparams/lora.yaml"
+    extra = (f"--num_workers={workers}",)
+    killed = _command(
+        REPO, script, yaml, data, encoder, tmp_path / "kill", 3, *extra
+    )
     save = tmp_path / "kill" / "save"
     deadline = time.time() + 600
     while not list(save.glob("CKPT*/CKPT.yaml")) and time.time() < deadline:
@@ -219,13 +239,14 @@ def test_killed_run_resumes_to_the_same_result(
     killed.wait()
     assert not (tmp_path / "kill" / "results.json").exists()
 
-    resumed = _command(REPO, script, yaml, data, encoder, tmp_path / "kill", 3)
+    resumed = _command(
+        REPO, script, yaml, data, encoder, tmp_path / "kill", 3, *extra
+    )
     log = resumed.communicate(timeout=600)[0]
     assert resumed.returncode == 0, log
     assert "Loading a checkpoint" in log or "checkpoint" in log.lower()
-    first = json.loads((tmp_path / "straight" / "results.json").read_text())
     second = json.loads((tmp_path / "kill" / "results.json").read_text())
-    assert second["splits"] == first["splits"]
+    assert second["splits"] == straight_run["splits"]
 
 
 @pytest.mark.parametrize(

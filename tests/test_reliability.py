@@ -704,11 +704,17 @@ def test_checkpoint_fallback_order_and_total_failure(tmp_path, caplog):
     saved[0].paramfiles["layer"].write_bytes(b"")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="speechbrain_peft.brain"):
-        with pytest.raises(Exception) as error:
+        with pytest.raises(CheckpointMismatchError) as error:
             recover_with_fallback(checkpointer)
     with pytest.raises(Exception) as newest:
         checkpointer.load_checkpoint(saved[2])
-    assert (error.type, str(error.value)) == (newest.type, str(newest.value))
+    # The final error says what failed (the newest's own error first) and
+    # which folders to delete; the first error is its cause.
+    message = str(error.value)
+    assert f"{type(newest.value).__name__}: {newest.value}" in message
+    assert all(str(s.path) in message for s in saved)
+    assert "Delete those checkpoint folders" in message
+    assert str(error.value.__cause__) == str(newest.value)
     warnings = [m for m in _messages(caplog) if "Cannot load checkpoint" in m]
     assert len(warnings) == 3 and "no other checkpoint is left" in warnings[-1]
 

@@ -29,20 +29,22 @@ from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 STAGE1_ADAPTERS = "--adapters=[bottleneck, weighted_sum, gating]"
 
 
+def finished_crema_d_run(corpora, encoders, out, yaml, *extra):
+    """Run a CREMA-D recipe for one epoch; its run folder."""
+    args = recipe_args(
+        "CREMA-D", yaml, corpora["CREMA-D"], encoders["wavlm"], out, *extra
+    )
+    run_recipe("CREMA-D", *args, *QUICK)
+    return out / "run"
+
+
 @pytest.fixture(scope="module")
 def stage_one(small_corpora, tiny_encoders, tmp_path_factory):
     """A finished CREMA-D run with BA + WS + WG (no LoRA)."""
     out = tmp_path_factory.mktemp("stage1")
-    args = recipe_args(
-        "CREMA-D",
-        "combo.yaml",
-        small_corpora["CREMA-D"],
-        tiny_encoders["wavlm"],
-        out,
-        STAGE1_ADAPTERS,
+    return finished_crema_d_run(
+        small_corpora, tiny_encoders, out, "combo.yaml", STAGE1_ADAPTERS
     )
-    run_recipe("CREMA-D", *args, *QUICK)
-    return out / "run"
 
 
 def stage_two_args(small_corpora, encoder, stage_one, out, *extra):
@@ -170,15 +172,7 @@ def test_stage_two_yamls_name_their_parent():
 def lora_stage_one(small_corpora, tiny_encoders, tmp_path_factory):
     """A finished CREMA-D run with LoRA only."""
     out = tmp_path_factory.mktemp("stage1_lora")
-    args = recipe_args(
-        "CREMA-D",
-        "lora.yaml",
-        small_corpora["CREMA-D"],
-        tiny_encoders["wavlm"],
-        out,
-    )
-    run_recipe("CREMA-D", *args, *QUICK)
-    return out / "run"
+    return finished_crema_d_run(small_corpora, tiny_encoders, out, "lora.yaml")
 
 
 def test_stage_two_decides_per_adaptor_loaded_or_fresh_trained_or_frozen(

@@ -12,6 +12,7 @@ Authors
 """
 
 from data_prep.crema_d_prepare import manifest_paths, prepare_crema_d
+from speechbrain_peft.errors import run_command
 from speechbrain_peft.recipe import (
     prepare_data,
     start_experiment,
@@ -28,4 +29,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -22,6 +22,7 @@ from data_prep.iemocap_prepare import (
     manifest_paths,
     prepare_iemocap,
 )
+from speechbrain_peft.errors import run_command
 from speechbrain_peft.recipe import (
     prepare_data,
     start_experiment,
@@ -44,4 +45,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

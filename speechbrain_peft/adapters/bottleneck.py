@@ -18,6 +18,7 @@ from speechbrain_peft.adapters.inject import (
     select_layers,
 )
 from speechbrain_peft.adapters.registry import Method, register
+from speechbrain_peft.errors import ConfigError
 
 # The child module name, which also names the adaptor in state dicts.
 ATTR = "adapter_bottleneck"
@@ -92,7 +93,7 @@ class BottleneckSettings:
 
     def __post_init__(self):
         if not isinstance(self.size, int) or self.size < 1:
-            raise ValueError(f"bottleneck size must be >= 1, got {self.size}")
+            raise ConfigError(f"bottleneck size must be >= 1, got {self.size}")
         check_activation(self.activation)
 
 

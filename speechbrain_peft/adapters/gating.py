@@ -16,6 +16,7 @@ from speechbrain_peft.adapters.inject import (
     select_layers,
 )
 from speechbrain_peft.adapters.registry import Method, register
+from speechbrain_peft.errors import ConfigError
 
 GATE_INITS = ("identity", "paper")
 # The child module name, which also names the adaptor in state dicts.
@@ -63,7 +64,7 @@ class LayerGate(nn.Module):
 def check_init(init):
     """Refuse an unknown gate initialisation."""
     if init not in GATE_INITS:
-        raise ValueError(
+        raise ConfigError(
             f"Unknown gating init {init!r}; choose one of {GATE_INITS}"
         )
 

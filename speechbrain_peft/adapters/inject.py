@@ -15,6 +15,8 @@ Authors
 
 from torch import nn
 
+from speechbrain_peft.errors import ConfigError, ConfigTypeError
+
 # The non-linearities an adaptor's bottleneck may use, by YAML name.
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
 
@@ -27,10 +29,10 @@ def check_activation(name):
     >>> check_activation("tanh")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown activation 'tanh'; choose one of ['gelu', ...]
+    speechbrain_peft.errors.ConfigError: Unknown activation 'tanh'; ...
     """
     if name not in ACTIVATIONS:
-        raise ValueError(
+        raise ConfigError(
             f"Unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}"
         )
 
@@ -50,7 +52,7 @@ def encoder_layers(model):
     try:
         return model.encoder.layers
     except AttributeError:
-        raise TypeError(
+        raise ConfigTypeError(
             f"{type(model).__name__} has no encoder.layers; only wav2vec 2.0, "
             "HuBERT and WavLM style encoders are supported"
         ) from None
@@ -77,7 +79,7 @@ def select_layers(model, layers=None):
     chosen = []
     for index in layers:
         if not -n <= index < n:
-            raise ValueError(
+            raise ConfigError(
                 f"Adaptor layer index {index} is out of range for an encoder "
                 f"with {n} layers"
             )

@@ -29,6 +29,7 @@ from speechbrain_peft.adapters.wavlm_attention import (
     is_wavlm_attention,
     restore_attention,
 )
+from speechbrain_peft.errors import ConfigError
 
 
 class LoRALinear(nn.Module):
@@ -185,7 +186,7 @@ def inject_lora(model, targets, rank=8, alpha=16.0, dropout=0.0, layers=None):
                 if isinstance(module, nn.Linear | LoRALinear)
             }
         )
-        raise ValueError(
+        raise ConfigError(
             f"LoRA target(s) {missing} match no linear layer of "
             f"{type(chosen[0][1]).__name__}. Available names: {available}"
         )
@@ -236,7 +237,7 @@ class LoRASettings:
     >>> LoRASettings(rank=0)
     Traceback (most recent call last):
     ...
-    ValueError: LoRA rank must be >= 1, got 0
+    speechbrain_peft.errors.ConfigError: LoRA rank must be >= 1, got 0
     """
 
     rank: int = 8
@@ -246,11 +247,11 @@ class LoRASettings:
 
     def __post_init__(self):
         if not isinstance(self.rank, int) or self.rank < 1:
-            raise ValueError(f"LoRA rank must be >= 1, got {self.rank}")
+            raise ConfigError(f"LoRA rank must be >= 1, got {self.rank}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"LoRA dropout must be in [0, 1): {self.dropout}")
+            raise ConfigError(f"LoRA dropout must be in [0, 1): {self.dropout}")
         if isinstance(self.targets, str) or not self.targets:
-            raise ValueError(
+            raise ConfigError(
                 f"LoRA targets must be a list of module names, e.g. "
                 f"[q_proj, v_proj], not {self.targets!r}"
             )

@@ -22,6 +22,7 @@ from speechbrain_peft.adapters.wavlm_attention import (
     is_wavlm_attention,
     restore_attention,
 )
+from speechbrain_peft.errors import ConfigError
 
 # peft keeps a tuner's tensors under this adapter name.
 ADAPTER_NAME = "default"
@@ -53,7 +54,7 @@ def apply_peft_config(model, config):
         if name and check_target_module_exists(config, name)
     ]
     if not targeted:
-        raise ValueError(
+        raise ConfigError(
             f"peft {config.peft_type} targets {config.target_modules} match "
             f"no module of {type(model).__name__}"
         )
@@ -84,7 +85,7 @@ class PeftSettings:
                 json.dumps(self.config.to_dict(), default=sorted)
             )
         if "peft_type" not in self.config:
-            raise ValueError(
+            raise ConfigError(
                 "The peft adaptor needs a `peft_type` (IA3, LOHA, LORA, ...) "
                 f"and that type's settings; got {self.config}"
             )

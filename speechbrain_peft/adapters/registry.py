@@ -25,6 +25,8 @@ Authors
 
 import dataclasses
 
+from speechbrain_peft.errors import ConfigError, ConfigTypeError
+
 METHODS = {}
 
 
@@ -84,11 +86,14 @@ class Method:
         fields = {field.name for field in dataclasses.fields(self.config_class)}
         unknown = sorted(set(values) - fields)
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"Unknown setting(s) {unknown} for adaptor {self.name!r}; it "
                 f"has {sorted(fields)}"
             )
-        return self.config_class(**values)
+        try:
+            return self.config_class(**values)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"adapters.{self.name}: {error}") from error
 
     def describe(self, config):
         """The settings as JSON types (what run files store; a mapping
@@ -154,7 +159,7 @@ class Method:
 def method(name):
     """The registered method called ``name``, or an error listing them."""
     if name not in METHODS:
-        raise ValueError(
+        raise ConfigError(
             f"Unknown adaptor {name!r} in `adapters`; choose any of "
             f"{sorted(METHODS)}"
         )
@@ -176,7 +181,7 @@ def adaptor_settings(adapters):
     dict
     """
     if isinstance(adapters, str):
-        raise TypeError(
+        raise ConfigTypeError(
             f"`adapters` must be a list, e.g. [{adapters}], or a mapping of "
             f"each adaptor's settings, e.g. {{{adapters}: {{}}}}, not "
             f"{adapters!r}"
@@ -278,7 +283,7 @@ def nest_flat_overrides(overrides, used):
     >>> nest_flat_overrides({"gating_init": "paper"}, ["lora"])
     Traceback (most recent call last):
     ...
-    ValueError: --gating_init sets an adaptor this configuration does not use...
+    speechbrain_peft.errors.ConfigError: --gating_init sets an adaptor ...
     """
     nested = dict(overrides)
     used = [_item_name(item) for item in used]
@@ -297,7 +302,7 @@ def nest_flat_overrides(overrides, used):
         used = [*used, *given]
     for name in flat:
         if name not in used:
-            raise ValueError(
+            raise ConfigError(
                 f"--{name}_{next(iter(flat[name]))} sets an adaptor this "
                 f"configuration does not use ({name}; it uses {list(used)}); "
                 f"add {name} to `adapters`"
