@@ -1,19 +1,23 @@
-"""Epoch time of a weighted-sum configuration with the feature cache, on a
-base-size encoder (768 x 12, random init) on CPU: the first epoch encodes
-and stores every utterance, later epochs read the stored hidden states.
+"""Epoch time and size of the feature caches of a weighted-sum
+configuration, on a base-size encoder (768 x 12, random init) on CPU and
+the synthetic IEMOCAP's utterances: no cache, the frame cache (every frame
+of every hidden state) and the pooled cache (one mean vector per layer and
+utterance, for heads that pool first).
 
 One epoch is: for each batch, features (encoder or cache) + weighted sum +
 :class:`EmotionHead` + cross-entropy, backward and an AdamW step, exactly
 the work :class:`~speechbrain_peft.brain.EmotionBrain` does per batch
 (audio reading excluded: the waveforms are in memory, so the comparison
-isolates the encoder against the cache). Reported per storage dtype:
-epoch 1 (cold cache), the median of the following epochs (warm), the
-reference epoch without a cache, their ratios and the cache size on disk.
+isolates the encoder against the cache). Reported per cache: epoch 1 (cold
+cache), the median of the following epochs (warm), their ratios, and the
+bytes per utterance. Last, the disk space both caches would need for
+MSP-Podcast with WavLM Large (25 states x 1024, float16), computed from the
+release's size.
 
 Usage::
 
-    python benchmarks/feature_cache.py --utterances 32 --epochs 3 \\
-        --out benchmarks/RESULTS.md
+    python benchmarks/feature_cache.py --utterances-per-speaker 4 \\
+        --epochs 3 --out benchmarks/RESULTS.md
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -33,7 +37,6 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
-    SAMPLE_RATE,
     add_encoder_arguments,
     load_average,
     machine_info,
@@ -45,36 +48,46 @@ from _common import (  # noqa: E402
 )
 
 from speechbrain_peft.encoder import PEFTEncoder  # noqa: E402
-from speechbrain_peft.feature_cache import FeatureCache  # noqa: E402
+from speechbrain_peft.feature_cache import (  # noqa: E402
+    FeatureCache,
+    PooledFeatureCache,
+)
 from speechbrain_peft.heads import EmotionHead  # noqa: E402
+from speechbrain_peft.synthetic.corpora import make_iemocap  # noqa: E402
 
 N_CLASSES = 4
+# MSP-Podcast release 1.12 (its readme): 207,136 speaking turns, 324 h 23
+# min; WavLM Large: 24 layers + the CNN projection, 1024 wide, 50 frames/s.
+MSP_TURNS = 207_136
+MSP_SECONDS = 324 * 3600 + 23 * 60
+LARGE_STATES, LARGE_WIDTH, FRAMES_PER_SECOND = 25, 1024, 50
 
 
-def make_utterances(folder, count, seconds, seed=0):
-    """Write ``count`` random waveforms as WAV files (the cache keys on
-    files) and return ``[(path, tensor), ...]``."""
-    generator = torch.Generator().manual_seed(seed)
-    utterances = []
-    for index in range(count):
-        wav = 0.1 * torch.randn(int(seconds * SAMPLE_RATE), generator=generator)
-        path = Path(folder) / f"utt{index:03d}.wav"
-        sf.write(path, wav.numpy(), SAMPLE_RATE, subtype="FLOAT")
-        utterances.append((str(path), wav))
-    return utterances
+def batches_of(corpus, batch_size):
+    """``[(paths, padded wavs, relative lengths, labels), ...]`` of the
+    synthetic corpus' files, in order."""
+    paths = sorted(str(p) for p in Path(corpus).rglob("*.wav"))
+    paths = [p for p in paths if not Path(p).name.startswith("._")]
+    batches = []
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        wavs = [torch.from_numpy(sf.read(p, dtype="float32")[0]) for p in chunk]
+        lengths = torch.tensor([len(w) for w in wavs], dtype=torch.float)
+        padded = torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True)
+        labels = torch.arange(start, start + len(chunk)) % N_CLASSES
+        batches.append((chunk, padded, lengths / lengths.max(), labels))
+    return batches
 
 
 def run_epoch(encoder, head, optimizer, cache, batches):
     """One pass over ``batches``; returns its wall-clock seconds."""
     start = time.perf_counter()
-    for paths, wav, labels in batches:
-        lens = torch.ones(wav.shape[0])
+    for paths, wav, lens, labels in batches:
         if cache is None:
-            feats, feat_lens = encoder(wav, lens)
+            logits = head(*encoder(wav, lens))
         else:
-            feats, feat_lens = cache(paths, wav, lens)
-        loss = F.cross_entropy(head(feats, feat_lens), labels)
-        loss.backward()
+            logits = cache.predict(paths, wav, lens, encoder, head)
+        F.cross_entropy(logits, labels).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     return time.perf_counter() - start
@@ -84,14 +97,38 @@ def parse_args(argv):
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_encoder_arguments(parser)
-    parser.add_argument("--utterances", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--utterances-per-speaker", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--dtype", default="float16")
     parser.add_argument("--out", default=None, help="results markdown file")
     args = parser.parse_args(argv)
     args.argv = list(argv)
     return args
+
+
+def timed_epochs(args, encoder, head, optimizer, cache, batches):
+    """Seconds of each epoch."""
+    times = []
+    for epoch in range(args.epochs):
+        times.append(run_epoch(encoder, head, optimizer, cache, batches))
+        kind = "no cache" if cache is None else cache.kind
+        print(f"  {kind} epoch {epoch + 1}: {times[-1]:.2f} s", flush=True)
+    return times
+
+
+def msp_estimate_lines():
+    """The disk both caches need for MSP-Podcast with WavLM Large."""
+    bytes_per_frame_state = LARGE_STATES * LARGE_WIDTH * 2
+    frames = MSP_SECONDS * FRAMES_PER_SECOND * bytes_per_frame_state
+    pooled = MSP_TURNS * bytes_per_frame_state
+    return [
+        "- MSP-Podcast 1.12 (207,136 turns, 324 h 23 min) with WavLM Large "
+        "(25 x 1024, float16, 50 frames/s): frame cache "
+        f"{frames / 1e12:.2f} TB, pooled cache {pooled / 1e9:.1f} GB "
+        f"({frames / pooled:.0f}x smaller: the mean turn has "
+        f"{MSP_SECONDS * FRAMES_PER_SECOND / MSP_TURNS:.0f} frames)",
+    ]
 
 
 def main(argv=None):
@@ -116,71 +153,64 @@ def main(argv=None):
             + list(head.parameters()),
             lr=1e-4,
         )
-        (tmp / "audio").mkdir()
-        utterances = make_utterances(
-            tmp / "audio", args.utterances, args.seconds
+        corpus = make_iemocap(tmp / "IEMOCAP", args.utterances_per_speaker)
+        batches = batches_of(corpus["root"], args.batch_size)
+        n_utts = sum(len(paths) for paths, *_ in batches)
+        print("No cache", flush=True)
+        reference = timed_epochs(args, encoder, head, optimizer, None, batches)
+        rows.append(
+            ["none", f"{reference[0]:.2f}", f"{median(reference[1:]):.3f}"]
+            + ["1.0", "1.0", "-", "-"]
         )
-        labels = torch.arange(len(utterances)) % N_CLASSES
-        batches = []
-        for start in range(0, len(utterances), args.batch_size):
-            chunk = utterances[start : start + args.batch_size]
-            batches.append(
-                (
-                    [path for path, _ in chunk],
-                    torch.stack([wav for _, wav in chunk]),
-                    labels[start : start + args.batch_size],
-                )
-            )
-
-        print("Reference epoch without a cache", flush=True)
-        reference = run_epoch(encoder, head, optimizer, None, batches)
-        for dtype in ("float32", "float16"):
-            cache = FeatureCache(tmp / f"cache_{dtype}", encoder, dtype)
-            times = []
-            for epoch in range(args.epochs):
-                times.append(
-                    run_epoch(encoder, head, optimizer, cache, batches)
-                )
-                print(f"  {dtype} epoch {epoch + 1}: {times[-1]:.2f} s")
+        caches = {
+            "frames": FeatureCache(tmp / "frames", encoder, args.dtype),
+            "pooled": PooledFeatureCache(
+                tmp / "pooled", encoder, head.pool, args.dtype
+            ),
+        }
+        for name, cache in caches.items():
+            times = timed_epochs(args, encoder, head, optimizer, cache, batches)
             warm = median(times[1:])
             size = sum(
                 f.stat().st_size for f in cache.folder.glob("*.safetensors")
             )
             rows.append(
                 [
-                    dtype,
+                    f"{name} ({args.dtype})",
                     f"{times[0]:.2f}",
                     f"{warm:.3f}",
                     f"{times[0] / warm:.1f}",
-                    f"{reference / warm:.1f}",
-                    f"{size / 2**20:.0f}",
+                    f"{median(reference[1:]) / warm:.1f}",
+                    f"{size / n_utts / 1000:.1f}",
+                    f"{size / 2**20:.1f}",
                 ]
             )
         load_after = load_average()
 
     table = markdown_table(
         [
-            "cache dtype",
-            "epoch 1 s (encode + store)",
+            "cache",
+            "epoch 1 s",
             "later epochs s (median)",
             "epoch 1 / later",
             "no cache / later",
+            "KB per utterance (disk)",
             "cache MB",
         ],
         rows,
     )
     section = "\n".join(
         [
-            f"## Feature cache ({args.encoder}, base size, weighted sum)",
+            f"## Feature caches ({args.encoder}, base size, weighted sum)",
             "",
             *machine_lines(info, load_after),
             f"- Command: `python benchmarks/feature_cache.py "
             f"{' '.join(args.argv)}`".replace("  ", " "),
-            f"- {args.utterances} utterances x {args.seconds:g} s, batch "
-            f"{args.batch_size}, {args.epochs} epochs per dtype; one epoch "
+            f"- The synthetic IEMOCAP ({n_utts} utterances of 1-4 s), batch "
+            f"{args.batch_size}, {args.epochs} epochs per cache; one epoch "
             "= features + weighted sum + head + backward + AdamW step per "
             "batch (audio already in memory)",
-            f"- Reference epoch without a cache: {reference:.2f} s",
+            *msp_estimate_lines(),
             "",
             table,
         ]

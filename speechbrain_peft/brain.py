@@ -206,10 +206,10 @@ class EmotionBrain(sb.Brain):
         batch = batch.to(self.device)
         wavs, lens = batch.sig
         if self.feature_cache is not None:
-            feats, feat_lens = self.feature_cache(batch.wav, wavs, lens)
-        else:
-            feats, feat_lens = self.modules.encoder(wavs, lens)
-        return self.modules.head(feats, feat_lens)
+            return self.feature_cache.predict(
+                batch.wav, wavs, lens, self.modules.encoder, self.modules.head
+            )
+        return self.modules.head(*self.modules.encoder(wavs, lens))
 
     def compute_objectives(self, predictions, batch, stage):
         """Cross-entropy, or CCC (MSE) loss on the three dimensions."""

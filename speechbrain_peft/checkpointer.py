@@ -18,6 +18,7 @@ from speechbrain.utils.checkpoints import (
     mark_as_saver,
     register_checkpoint_hooks,
 )
+from speechbrain.utils.distributed import main_process_only
 
 
 class CrashSafeCheckpointer(Checkpointer):
@@ -57,17 +58,24 @@ class CrashSafeCheckpointer(Checkpointer):
 
     def save_checkpoint(self, *args, **kwargs):
         """As ``Checkpointer.save_checkpoint``; the checkpoint becomes
-        visible only after its last file is written."""
+        visible only after its last file is written, to every process
+        (under DDP the others wait for it: they then list the same
+        checkpoints, so their collective calls keep matching)."""
         checkpoint = super().save_checkpoint(*args, **kwargs)
-        if checkpoint is not None:  # None on the other DDP processes
-            for path in checkpoint.path.iterdir():
-                with open(path, "rb") as written:
-                    os.fsync(written.fileno())
-            os.replace(
-                checkpoint.path / self.PENDING_META,
-                checkpoint.path / METAFNAME,
-            )
+        self._publish(checkpoint)
         return checkpoint
+
+    @main_process_only
+    def _publish(self, checkpoint):
+        """Flush the checkpoint's files, then rename its meta file into
+        place."""
+        for path in checkpoint.path.iterdir():
+            with open(path, "rb") as written:
+                os.fsync(written.fileno())
+        os.replace(
+            checkpoint.path / self.PENDING_META,
+            checkpoint.path / METAFNAME,
+        )
 
 
 @register_checkpoint_hooks

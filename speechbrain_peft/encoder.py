@@ -262,8 +262,8 @@ class PEFTEncoder(nn.Module):
             self.ssl.model.eval()
         return self
 
-    def forward(self, wav, wav_lens=None):
-        """Encode a padded batch.
+    def forward(self, wav=None, wav_lens=None, states=None):
+        """Encode a padded batch, or combine cached states.
 
         Arguments
         ---------
@@ -271,6 +271,11 @@ class PEFTEncoder(nn.Module):
             ``[batch, samples]`` waveforms at the encoder's sample rate.
         wav_lens : torch.Tensor, optional
             Relative lengths (SpeechBrain convention); all 1 when None.
+        states : torch.Tensor, optional
+            Instead of ``wav``: states from :meth:`hidden_states` (or their
+            pooled vectors) to combine, as a feature cache gives them; only
+            the combination is returned. Called through ``forward`` so that
+            a DDP wrapper synchronises the combination's gradients.
 
         Returns
         -------
@@ -280,6 +285,8 @@ class PEFTEncoder(nn.Module):
         feat_lens : torch.Tensor
             Relative lengths of the valid frames.
         """
+        if states is not None:
+            return self.combine(states)
         hidden, feat_lens = self.hidden_states(wav, wav_lens)
         return self.combine(hidden), feat_lens
 
@@ -343,8 +350,9 @@ class PEFTEncoder(nn.Module):
         return hidden, n_frames.to(hidden.dtype) / hidden.shape[2]
 
     def combine(self, hidden):
-        """Features from :meth:`hidden_states`: their combination, or the
-        last layer."""
+        """Features from :meth:`hidden_states` ``[states, batch, ...]`` (or
+        from their pooled vectors): their combination, or the last
+        layer."""
         if self.combiner is not None:
             return self.combiner(hidden)
         return hidden[-1]

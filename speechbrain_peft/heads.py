@@ -77,9 +77,22 @@ class EmotionHead(nn.Module):
             nn.Linear(hidden_size, n_outputs),
         )
 
-    def forward(self, feats, lengths):
-        """Utterance-level outputs (logits or dimension values)."""
-        return self.mlp(masked_mean(feats, lengths))
+    # Nothing trains before the (linear, parameter-free) pooling, so a
+    # feature cache may store pooled vectors (see feature_cache).
+    pools_first = True
+
+    @staticmethod
+    def pool(feats, lengths):
+        """The head's pooling: the mean over the valid frames."""
+        return masked_mean(feats, lengths)
+
+    def forward(self, feats, lengths=None):
+        """Utterance-level outputs (logits or dimension values) of frames
+        ``[batch, frames, d]`` with their relative lengths, or of pooled
+        vectors ``[batch, d]`` (``lengths`` None)."""
+        if lengths is not None:
+            feats = self.pool(feats, lengths)
+        return self.mlp(feats)
 
     @property
     def output_layer(self):

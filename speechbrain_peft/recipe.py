@@ -36,7 +36,7 @@ from speechbrain_peft.experiment import (
     read_resolved_config,
     resolve_config,
 )
-from speechbrain_peft.feature_cache import FeatureCache
+from speechbrain_peft.feature_cache import make_feature_cache
 from speechbrain_peft.lineage import (
     check_no_leak,
     read_trained_on,
@@ -379,18 +379,22 @@ class Run:
         )
         brain.label_names = self.label_names
         if hparams.get("cache_features"):
-            if sb.utils.distributed.is_distributed_initialized():
-                raise ConfigError(
-                    "cache_features runs in a single process; drop it or run "
-                    "without torchrun"
-                )
-            brain.feature_cache = FeatureCache(
+            brain.feature_cache = make_feature_cache(
                 hparams["feature_cache_folder"],
                 self.encoder,
+                self.head,
                 hparams.get("cache_dtype", "float32"),
                 sample_rate=hparams["sample_rate"],
                 max_duration=hparams.get("max_duration"),
             )
+            if sb.utils.distributed.is_distributed_initialized() and (
+                brain.feature_cache.kind == "frames"
+            ):
+                raise ConfigError(
+                    "The frame feature cache runs in a single process (the "
+                    "pooled one, for heads that pool first, runs under "
+                    "DDP); drop cache_features or run without torchrun"
+                )
         brain.sampler = DurationBucketSampler(
             durations_of(self.datasets["train"]),
             hparams["batch_size"],

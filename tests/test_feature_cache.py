@@ -15,7 +15,12 @@ import torch
 from recipe_runs import QUICK, recipe_args, run_recipe
 
 from speechbrain_peft.encoder import PEFTEncoder
-from speechbrain_peft.feature_cache import FeatureCache
+from speechbrain_peft.feature_cache import (
+    FeatureCache,
+    PooledFeatureCache,
+    make_feature_cache,
+)
+from speechbrain_peft.heads import EmotionHead
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 
 
@@ -43,6 +48,7 @@ def test_cached_features_equal_the_encoder_output(
     direct, direct_lens = encoder(wav, lens)
     first, first_lens = cache(paths, wav, lens)
     second, second_lens = cache(paths, wav, lens)
+    first, second = encoder(states=first), encoder(states=second)
     assert (cache.computed, cache.read) == (2, 2)
     torch.testing.assert_close(first, direct)
     torch.testing.assert_close(second_lens, direct_lens)
@@ -67,7 +73,10 @@ def test_fp16_storage_halves_the_files(tiny_encoders, two_files, tmp_path):
         )
         read, _ = cache(paths, wav, lens)
         torch.testing.assert_close(
-            read[0], encoder(wav, lens)[0][0], atol=1e-2, rtol=1e-2
+            encoder(states=read)[0],
+            encoder(wav, lens)[0][0],
+            atol=1e-2,
+            rtol=1e-2,
         )
     assert sizes["float16"] < 0.6 * sizes["float32"]
 
@@ -110,8 +119,9 @@ def test_adaptors_inside_the_encoder_are_refused(tiny_encoders, tmp_path):
 def test_recipe_with_cache_matches_the_recipe_without(
     small_corpora, tiny_encoders, tmp_path
 ):
-    """Two epochs of weighted_sum.yaml: the second reads every training
-    utterance from the cache, and the results match the uncached run."""
+    """Three epochs of weighted_sum.yaml with the pooled cache (its head
+    pools first): the later epochs read every training utterance from the
+    cache, and the metrics match the uncached run's."""
     results, logs = {}, {}
     for cache in ("False", "True"):
         out = tmp_path / cache
@@ -122,7 +132,7 @@ def test_recipe_with_cache_matches_the_recipe_without(
             tiny_encoders["wavlm"],
             out,
             f"--cache_features={cache}",
-            "--number_of_epochs=2",
+            "--number_of_epochs=3",
         )
         results[cache] = run_recipe("IEMOCAP", *args, *QUICK[1:])
         logs[cache] = (out / "run" / "log.txt").read_text()
@@ -134,14 +144,92 @@ def test_recipe_with_cache_matches_the_recipe_without(
     last = [
         line for line in logs["True"].splitlines() if "Feature cache:" in line
     ][-1]
-    # Epoch 1 encodes train and dev; epoch 2 and the final dev evaluation
-    # read them; the test set is encoded once, at the end.
+    # Epoch 1 encodes train and dev; epochs 2 and 3 and the final dev
+    # evaluation read them; the test set is encoded once, at the end.
     assert (
         f"{n_train + n_dev + n_test} utterances encoded, "
-        f"{n_train + 2 * n_dev} read"
+        f"{2 * n_train + 3 * n_dev} read"
     ) in last, last
+    assert "Pooled feature cache" in logs["True"]
     for split, metrics in results["False"]["splits"].items():
         cached = results["True"]["splits"][split]
         assert cached["confusion"] == metrics["confusion"], split
         assert cached["loss"] == pytest.approx(metrics["loss"], abs=1e-4)
     assert "Feature cache" not in logs["False"]
+
+
+class AttentivePoolingHead(EmotionHead):
+    """A head with trainable frame weights before its pooling: the pooled
+    vectors of a cache would not be what it pools."""
+
+    pools_first = False
+
+    def __init__(self, input_size, n_outputs):
+        super().__init__(input_size, n_outputs, hidden_size=8)
+        self.frame_weights = torch.nn.Linear(input_size, 1)
+
+    def forward(self, feats, lengths):
+        weights = torch.sigmoid(self.frame_weights(feats))
+        return super().forward(feats * weights, lengths)
+
+
+def test_a_head_pooling_first_gets_pooled_vectors_others_frames(
+    tiny_encoders, tmp_path
+):
+    encoder = PEFTEncoder(
+        str(tiny_encoders["wavlm"]), adapters=["weighted_sum"]
+    ).eval()
+    pooled = make_feature_cache(
+        tmp_path, encoder, EmotionHead(encoder.output_size, 4)
+    )
+    frames = make_feature_cache(
+        tmp_path, encoder, AttentivePoolingHead(encoder.output_size, 4)
+    )
+    assert isinstance(pooled, PooledFeatureCache)
+    assert isinstance(frames, FeatureCache)
+    assert pooled.folder != frames.folder
+
+
+@pytest.mark.parametrize("adapters", [[], ["weighted_sum"]], ids=str)
+def test_pooled_cache_gives_the_same_logits_loss_and_gradients(
+    adapters, tiny_encoders, two_files, tmp_path
+):
+    paths, wav, lens = two_files
+    targets = torch.tensor([1, 3])
+    results = {}
+    for name in ("direct", "computed", "read"):
+        torch.manual_seed(0)
+        encoder = PEFTEncoder(str(tiny_encoders["wavlm"]), adapters=adapters)
+        head = EmotionHead(encoder.output_size, 4, hidden_size=16)
+        encoder.train(), head.train()
+        if name == "direct":
+            logits = head(*encoder(wav, lens))
+        else:
+            cache = make_feature_cache(tmp_path / "cache", encoder, head)
+            logits = cache.predict(paths, wav, lens, encoder, head)
+            assert (cache.computed, cache.read) == (
+                (2, 0) if name == "computed" else (0, 2)
+            )
+        loss = torch.nn.functional.cross_entropy(logits, targets)
+        loss.backward()
+        grads = {
+            n: p.grad.clone()
+            for module in (encoder, head)
+            for n, p in module.named_parameters()
+            if p.requires_grad
+        }
+        results[name] = (logits.detach(), loss.detach(), grads)
+    assert "weighted_sum.logits" in results["direct"][2] or not adapters
+    for name in ("computed", "read"):
+        logits, loss, grads = results[name]
+        torch.testing.assert_close(
+            logits, results["direct"][0], atol=1e-5, rtol=0
+        )
+        torch.testing.assert_close(
+            loss, results["direct"][1], atol=1e-5, rtol=0
+        )
+        assert grads.keys() == results["direct"][2].keys()
+        for key, grad in grads.items():
+            torch.testing.assert_close(
+                grad, results["direct"][2][key], atol=1e-5, rtol=0
+            )

@@ -40,8 +40,9 @@ class WeightedSum(nn.Module):
         return torch.softmax(self.logits, dim=0)
 
     def forward(self, hidden_states):
-        """Combine ``hidden_states`` shaped ``[L + 1, batch, time, dim]``."""
-        return torch.einsum("l,lbtd->btd", self.weights(), hidden_states)
+        """Combine ``hidden_states`` shaped ``[L + 1, ...]`` (frames
+        ``[L + 1, batch, time, dim]`` or pooled ``[L + 1, batch, dim]``)."""
+        return torch.tensordot(self.weights(), hidden_states, dims=1)
 
 
 @dataclasses.dataclass
