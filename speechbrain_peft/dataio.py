@@ -165,10 +165,10 @@ class AudioReader:
     and zero-padded to :data:`MIN_SAMPLES` (the encoders' receptive field,
     so even a few samples give one frame rather than a crash).
 
-    Stereo is averaged to mono, other rates are resampled and long files
-    cropped, each logged once per kind; NaN or infinite samples are an error
-    naming the file. Silent and clipped audio pass unchanged (the encoder's
-    normalisation copes with zero variance).
+    Stereo is averaged to mono and other rates are resampled, each logged
+    once per kind; every cropped file is logged (once); NaN or infinite
+    samples are an error naming the file. Silent and clipped audio pass
+    unchanged (the encoder's normalisation copes with zero variance).
 
     Arguments
     ---------
@@ -212,11 +212,11 @@ class AudioReader:
             keep = int(round(self.max_duration * rate))
             if signal.numel() > keep:
                 self._warn_once(
-                    "crop",
-                    "Cropping audio longer than max_duration = %s s to its "
-                    "start (logged once; first: %s)",
-                    self.max_duration,
+                    ("crop", path),
+                    "Cropping %s (%.2f s) to its first max_duration = %s s",
                     path,
+                    signal.numel() / rate,
+                    self.max_duration,
                 )
                 signal = signal[:keep]
         if rate != self.sample_rate:

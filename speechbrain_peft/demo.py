@@ -11,11 +11,13 @@ Authors
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from speechbrain_peft.export import export_run
 from speechbrain_peft.synthetic.corpora import (
     make_crema_d,
     make_iemocap,
@@ -130,6 +132,7 @@ def main(argv=None):
     out = args.out.resolve()
     start = time.time()
     corpora, encoder = make_assets(out)
+    shutil.rmtree(out / "export", ignore_errors=True)
     dim = "--task=dimensional"
     runs = {
         "IEMOCAP combo (stage one)": run(
@@ -171,9 +174,10 @@ def main(argv=None):
             out,
             f"--init_from={runs[parent]}",
         )
+    paths = runs
     runs = {
         name: json.loads((path / "results.json").read_text())
-        for name, path in runs.items()
+        for name, path in paths.items()
     }
     target_only = {
         "categorical": runs["MSP-Podcast combo (target only)"],
@@ -182,6 +186,17 @@ def main(argv=None):
     table = summary_table(runs, target_only)
     (out / "results.md").write_text(table + "\n")
     print(table)
+    export_run(
+        paths["CREMA-D -> MSP-Podcast (stage two)"],
+        out / "export",
+        format="speechbrain",
+    )
+    card = (out / "export" / "README.md").read_text()
+    print(
+        "\nThe CREMA-D -> MSP-Podcast run, exported in SpeechBrain's format "
+        f"to {out / 'export'}; its model card:\n"
+    )
+    print(card)
     print(f"\nWall time: {time.time() - start:.0f} s. Per-run results.json,")
     print(f"confusion matrices and training curves (PNG) under {out}")
 

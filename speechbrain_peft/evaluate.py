@@ -147,6 +147,7 @@ def evaluate_run(
             )
         label_encoder = CategoricalEncoder()
         label_encoder.update_from_iterable(recognizer.label_set)
+        label_encoder.expect_len(len(recognizer.label_set))
     else:
         scale = scale or prepared.get("dimension_scale")
         if scale is None:

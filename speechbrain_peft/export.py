@@ -35,6 +35,7 @@ from pathlib import Path
 
 from torch import nn
 
+from speechbrain_peft import speechbrain_interface
 from speechbrain_peft.adapters import METHODS, owner_of
 from speechbrain_peft.checkpoints import save_trainable, trainable_state_dict
 from speechbrain_peft.encoder import PEFTEncoder
@@ -42,6 +43,7 @@ from speechbrain_peft.encoder_source import encoder_revision
 from speechbrain_peft.errors import ConfigError, UserError
 from speechbrain_peft.files import honour_umask
 from speechbrain_peft.inference import EXPORT_KEY, EmotionRecognizer
+from speechbrain_peft.model_card import write_model_card
 from speechbrain_peft.run_artifact import (
     RUN_CONFIG,
     RUN_WEIGHTS,
@@ -49,6 +51,26 @@ from speechbrain_peft.run_artifact import (
 )
 
 ENCODER_DIR = "encoder"
+FORMATS = ("adapters", "merged", "speechbrain")
+INTERFACE_FILE = "custom_interface.py"
+# SpeechBrain's hyperparameters of an export: the recognizer is built from
+# the folder the interface module was fetched into.
+HYPERPARAMS = """\
+# SpeechBrain interface of a speechbrain-peft-ser run, exported from
+# {exported_from}. Load it with
+# speechbrain.inference.interfaces.foreign_class(source=<this folder>,
+#     pymodule_file="custom_interface.py", classname="PEFTEmotionClassifier")
+task: {task}
+label_set: {labels}
+sample_rate: {sample_rate}
+export_folder: !apply:{module}.export_folder []
+recognizer: !apply:speechbrain_peft.inference.EmotionRecognizer.from_run
+    - !ref <export_folder>
+modules:
+    recognizer: !ref <recognizer>
+pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
+    loadables: {{}}
+"""
 
 
 def _adaptor_free_state(model):
@@ -118,8 +140,28 @@ def _write_merged(recognizer, out_dir, savedir):
     return config, encoder_revision(encoder.source, encoder.ssl.model.config)
 
 
-def export_run(run_dir, out_dir, merge=False, source=None, savedir=None):
-    """Export the run in ``run_dir`` to the new folder ``out_dir``.
+def _write_speechbrain_interface(out_dir, config):
+    """SpeechBrain's files: ``hyperparams.yaml`` building the recognizer
+    from the folder, and the interface module ``custom_interface.py``."""
+    shutil.copyfile(
+        Path(speechbrain_interface.__file__), out_dir / INTERFACE_FILE
+    )
+    (out_dir / "hyperparams.yaml").write_text(
+        HYPERPARAMS.format(
+            exported_from=config[EXPORT_KEY]["exported_from"],
+            module=Path(INTERFACE_FILE).stem,
+            task=config["task"],
+            labels=json.dumps(config.get("label_set")),
+            sample_rate=config["sample_rate"],
+        )
+    )
+
+
+def export_run(
+    run_dir, out_dir, merge=False, source=None, savedir=None, format=None
+):
+    """Export the run in ``run_dir`` to the new folder ``out_dir``, with a
+    model card (``README.md``).
 
     The run is loaded first (see
     :meth:`~speechbrain_peft.inference.EmotionRecognizer.from_run`), so a
@@ -132,9 +174,14 @@ def export_run(run_dir, out_dir, merge=False, source=None, savedir=None):
     out_dir : str or pathlib.Path
         Destination; must not exist or be empty.
     merge : bool
-        Fold LoRA into the encoder and save it with ``save_pretrained``.
+        Short for ``format="merged"``.
     source, savedir : str, optional
         As for ``from_run`` (a moved encoder folder, a hub cache).
+    format : str, optional
+        ``adapters`` (the default: the trained tensors, the base encoder
+        named), ``merged`` (mergeable adaptors folded into an encoder saved
+        with ``save_pretrained``) or ``speechbrain`` (merged, plus the
+        files SpeechBrain's ``foreign_class`` loads).
 
     Returns
     -------
@@ -142,6 +189,10 @@ def export_run(run_dir, out_dir, merge=False, source=None, savedir=None):
         The export's ``run.json``.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    format = format or ("merged" if merge else "adapters")
+    if format not in FORMATS:
+        raise ConfigError(f"--format {format!r} is not one of {FORMATS}")
+    merge = format != "adapters"
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} is not empty; choose a new folder")
     if read_run_config(run_dir).get(EXPORT_KEY, {}).get("merged"):
@@ -165,6 +216,7 @@ def export_run(run_dir, out_dir, merge=False, source=None, savedir=None):
         revision = base["revision"]
         shutil.copyfile(run_dir / RUN_WEIGHTS, out_dir / RUN_WEIGHTS)
     config[EXPORT_KEY] = {
+        "format": format,
         "merged": merge,
         "encoder_revision": revision,
         "base_encoder": base,
@@ -172,22 +224,31 @@ def export_run(run_dir, out_dir, merge=False, source=None, savedir=None):
         "parent_run": (config.get("run_info") or {}).get("parent_run"),
     }
     (out_dir / RUN_CONFIG).write_text(json.dumps(config, indent=2))
+    if format == "speechbrain":
+        _write_speechbrain_interface(out_dir, config)
+    write_model_card(out_dir, config, run_dir, format)
     return config
 
 
 def main(argv=None):
     """Command line; returns the exit status."""
     parser = argparse.ArgumentParser(
-        description="Export a trained run: adaptor-only, or LoRA merged "
-        "into a plain transformers encoder (--merge)."
+        description="Export a trained run, with a model card: adaptor-only, "
+        "merged into a plain transformers encoder, or in SpeechBrain's "
+        "format."
     )
     parser.add_argument("run_dir", help="the run's output folder")
     parser.add_argument("out_dir", help="new folder to write the export to")
     parser.add_argument(
-        "--merge",
-        action="store_true",
-        help="fold LoRA (and peft tuners) into the encoder and save it "
-        "with save_pretrained",
+        "--format",
+        choices=FORMATS,
+        help="adapters (default): the trained tensors; merged: mergeable "
+        "adaptors (LoRA, peft tuners) folded into an encoder saved with "
+        "save_pretrained; speechbrain: merged, loadable with SpeechBrain's "
+        "foreign_class",
+    )
+    parser.add_argument(
+        "--merge", action="store_true", help="same as --format merged"
     )
     parser.add_argument(
         "--source", help="load the base encoder from this folder instead"
@@ -196,7 +257,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         export_run(
-            args.run_dir, args.out_dir, args.merge, args.source, args.savedir
+            args.run_dir,
+            args.out_dir,
+            args.merge,
+            args.source,
+            args.savedir,
+            format=args.format,
         )
     except (UserError, ValueError, OSError) as error:
         parser.exit(2, f"error: {error}\n")

@@ -1,19 +1,22 @@
 """Speech emotion recognition metrics and a SpeechBrain-style accumulator.
 
 Categorical: weighted accuracy (WA, plain accuracy), unweighted accuracy
-(UA, balanced accuracy), macro-F1 and the confusion matrix. Dimensional: the
-concordance correlation coefficient (CCC). The functions follow
-scikit-learn's definitions exactly (``accuracy_score``,
-``balanced_accuracy_score``, ``f1_score(average="macro", zero_division=0)``,
-``confusion_matrix``) but only need numpy; labels are integer class indices.
-Inputs may be lists, numpy arrays or torch tensors.
+(UA, balanced accuracy), macro-F1 and the confusion matrix, computed by
+scikit-learn (``accuracy_score``, ``balanced_accuracy_score``,
+``f1_score(average="macro", zero_division=0)``, ``confusion_matrix``) after
+the inputs are checked here. Dimensional: the concordance correlation
+coefficient (CCC), which scikit-learn does not have. Labels are integer
+class indices; inputs may be lists, numpy arrays or torch tensors.
 
 Authors
  * speechbrain-peft-ser developers 2026
 """
 
+import warnings
+
 import numpy as np
 import torch
+from sklearn import metrics as sk
 
 TASKS = ("categorical", "dimensional")
 
@@ -89,10 +92,9 @@ def confusion_matrix(targets, predictions, n_classes):
     targets, predictions, n_classes = _check_pair(
         targets, predictions, n_classes
     )
-    counts = np.bincount(
-        targets * n_classes + predictions, minlength=n_classes * n_classes
+    return sk.confusion_matrix(
+        targets, predictions, labels=np.arange(n_classes)
     )
-    return counts.reshape(n_classes, n_classes)
 
 
 def weighted_accuracy(targets, predictions):
@@ -116,7 +118,7 @@ def weighted_accuracy(targets, predictions):
     0.75
     """
     targets, predictions, _ = _check_pair(targets, predictions, None)
-    return float(np.mean(targets == predictions))
+    return float(sk.accuracy_score(targets, predictions))
 
 
 def unweighted_accuracy(targets, predictions, n_classes=None):
@@ -146,10 +148,12 @@ def unweighted_accuracy(targets, predictions, n_classes=None):
     >>> unweighted_accuracy([0, 0, 0, 1], [0, 0, 0, 0])
     0.5
     """
-    matrix = confusion_matrix(*_check_pair(targets, predictions, n_classes))
-    support = matrix.sum(axis=1)
-    present = support > 0
-    return float(np.mean(np.diag(matrix)[present] / support[present]))
+    targets, predictions, _ = _check_pair(targets, predictions, n_classes)
+    with warnings.catch_warnings():
+        # sklearn warns when a predicted class never occurs in targets; UA
+        # averages over the true classes only, which is what it returns.
+        warnings.simplefilter("ignore", UserWarning)
+        return float(sk.balanced_accuracy_score(targets, predictions))
 
 
 def macro_f1(targets, predictions, n_classes=None):
@@ -183,12 +187,10 @@ def macro_f1(targets, predictions, n_classes=None):
     >>> macro_f1([0, 0], [0, 0], n_classes=4)  # absent classes 1-3 ignored
     1.0
     """
-    matrix = confusion_matrix(*_check_pair(targets, predictions, n_classes))
-    true_pos = np.diag(matrix).astype(np.float64)
-    errors = matrix.sum(axis=0) + matrix.sum(axis=1) - 2 * true_pos
-    present = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
-    f1 = 2 * true_pos[present] / (2 * true_pos[present] + errors[present])
-    return float(np.mean(f1))
+    targets, predictions, _ = _check_pair(targets, predictions, n_classes)
+    return float(
+        sk.f1_score(targets, predictions, average="macro", zero_division=0)
+    )
 
 
 def ccc(predictions, targets):

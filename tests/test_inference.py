@@ -23,7 +23,9 @@ import soundfile as sf
 import speechbrain as sb
 import torch
 import torchaudio
+import yaml
 from safetensors.torch import load_file
+from speechbrain.inference.interfaces import foreign_class
 from transformers import AutoFeatureExtractor, AutoModel
 
 from data_prep.crema_d_prepare import prepare_crema_d
@@ -33,10 +35,12 @@ from speechbrain_peft.encoder import PEFTEncoder
 from speechbrain_peft.evaluate import evaluate_run
 from speechbrain_peft.export import export_run
 from speechbrain_peft.heads import EmotionHead
+from speechbrain_peft.infer import expand_inputs
 from speechbrain_peft.infer import main as infer_main
 from speechbrain_peft.inference import EmotionRecognizer
 from speechbrain_peft.lineage import read_trained_on
 from speechbrain_peft.recipe import load_hparams, train_and_evaluate
+from speechbrain_peft.recordings import RecordingClassifier
 from speechbrain_peft.results import aggregate
 from speechbrain_peft.run_artifact import (
     RUN_CONFIG,
@@ -183,16 +187,21 @@ def test_fresh_process_reproduces_evaluation_and_cli_errors(
     )
     assert proc.returncode == 1, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [line["file"] for line in lines] == files
-    for row, line in zip(stored, lines):
-        assert "error" not in line, line
-        assert line["label"] == row["prediction"], row["id"]
+    ends = [line for line in lines if line.get("scope") != "window"]
+    assert [line["file"] for line in ends] == files
+    for row, file in zip(stored, files):
+        # Evaluation cropped to max_duration; infer's first window is that
+        # crop (and the whole file when it is no longer).
+        first = next(line for line in lines if line["file"] == file)
+        assert "error" not in first, first
+        assert first["start"] == 0.0
+        assert first["label"] == row["prediction"], row["id"]
         expected = softmax(row["scores"])
-        got = [line["probabilities"][label] for label in LABELS]
+        got = [first["probabilities"][label] for label in LABELS]
         np.testing.assert_allclose(got, expected, atol=1e-4)
-    assert "missing.wav" in lines[-2]["error"]
-    assert "notes.wav" in lines[-1]["error"]
-    assert set(lines[-1]) == {"file", "error"}
+    assert "missing.wav" in ends[-2]["error"]
+    assert "notes.wav" in ends[-1]["error"]
+    assert set(ends[-1]) == {"file", "error"}
 
 
 def test_cli_exit_status_zero_when_all_files_work(trained_run, capsys):
@@ -445,7 +454,7 @@ def test_lora_only_base_size_artifact_under_3mb(tmp_path):
     finally:
         shutil.rmtree(base)  # 350 MB of random weights
     files = sorted((tmp_path / "export").iterdir())
-    assert [f.name for f in files] == [RUN_WEIGHTS, RUN_CONFIG]
+    assert [f.name for f in files] == ["README.md", RUN_WEIGHTS, RUN_CONFIG]
     # 12 layers x q, k, v x r (768 + 768) + the head, in float32.
     n_params = 12 * 3 * 8 * (768 + 768) + (768 * 256 + 256 + 256 * 4 + 4)
     weights = (tmp_path / "export" / RUN_WEIGHTS).stat().st_size
@@ -644,3 +653,145 @@ def test_runs_written_before_the_registry_are_stage_one_parents(
     assert trained_on == [
         {"corpus": "IEMOCAP", "speakers": ["Ses01_F", "Ses01_M"]}
     ]
+
+
+def test_a_long_recording_is_classified_in_windows(trained_run, tmp_path):
+    """60 s at a run whose max_duration is 2 s: windows of 2 s every 1 s,
+    each with its times, and the file's result is their mean."""
+    run_dir, _ = trained_run
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal(60 * 16000)).astype("float32")
+    sf.write(tmp_path / "podcast.wav", audio, 16000)
+    recognizer = EmotionRecognizer.from_run(run_dir)
+    (result,) = RecordingClassifier(recognizer).classify(
+        [str(tmp_path / "podcast.wav")]
+    )
+    windows = result["windows"]
+    assert [w["start"] for w in windows] == [float(s) for s in range(59)]
+    assert windows[-1]["end"] == 60.0 and result["duration"] == 60.0
+    mean = np.mean(
+        [[w["probabilities"][label] for label in LABELS] for w in windows], 0
+    )
+    got = [result["probabilities"][label] for label in LABELS]
+    np.testing.assert_allclose(got, mean, atol=1e-9)
+    assert result["label"] == LABELS[int(mean.argmax())]
+    # One window alone gives what classify_batch gives its samples.
+    alone = recognizer.classify_batch(
+        torch.from_numpy(audio[16000:48000])[None]
+    )
+    np.testing.assert_allclose(
+        [windows[1]["probabilities"][label] for label in LABELS],
+        [alone[0]["probabilities"][label] for label in LABELS],
+        atol=1e-5,
+    )
+
+    output = tmp_path / "out.jsonl"
+    status = infer_main(
+        [str(run_dir), str(tmp_path / "podcast.wav"), "--output", str(output)]
+    )
+    assert status == 0
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [line["scope"] for line in lines] == ["window"] * 59 + ["file"]
+    assert lines[-1]["probabilities"] == pytest.approx(result["probabilities"])
+    assert (lines[3]["start"], lines[3]["end"]) == (3.0, 5.0)
+
+
+def _keyed(csv_path):
+    """A CSV of infer's lines keyed by file name, scope and start."""
+    rows = pd.read_csv(csv_path)
+    names = rows["file"].map(lambda path: Path(path).name)
+    return rows.set_index([names, rows["scope"], rows["start"]])
+
+
+def test_folders_globs_and_manifests_in_batches(trained_run, tmp_path):
+    """A folder with a broken file, in batches of 8, against the manifest
+    of the same files one at a time: the same probabilities, an error line
+    for the broken file, and exit status 1."""
+    run_dir, test_csv = trained_run
+    manifest = pd.read_csv(test_csv)
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for wav in manifest["wav"]:
+        shutil.copy(wav, folder / Path(wav).name)
+    (folder / "broken.wav").write_bytes(b"RIFF but not audio")
+    options = ["--no-progress", "--output"]
+    batched, single = tmp_path / "batched.csv", tmp_path / "single.csv"
+    run = str(run_dir)
+    status = infer_main([run, str(folder), *options, str(batched)])
+    assert status == 1
+    assert (
+        infer_main(
+            [run, str(test_csv), *options, str(single), "--batch-size", "1"]
+        )
+        == 0
+    )
+    together, alone = _keyed(batched), _keyed(single)
+    errors = together[together["error"].notna()]
+    assert [key[0] for key in errors.index] == ["broken.wav"]
+    classified = together[together["error"].isna()]
+    assert len(classified.xs("file", level=1)) == len(manifest)
+    probabilities = [f"p_{label}" for label in LABELS]
+    np.testing.assert_allclose(
+        classified[probabilities].to_numpy(),
+        alone.loc[classified.index, probabilities].to_numpy(),
+        atol=1e-5,
+    )
+    assert expand_inputs([str(folder / "*.wav")]) == sorted(
+        str(p) for p in folder.glob("*.wav")
+    )
+
+
+def test_speechbrain_export_loads_with_foreign_class(trained_run, tmp_path):
+    run_dir, test_csv = trained_run
+    out = tmp_path / "sb_export"
+    export_run(run_dir, out, format="speechbrain")
+    for name in ("hyperparams.yaml", "custom_interface.py", "README.md"):
+        assert (out / name).is_file(), name
+    classifier = foreign_class(
+        source=str(out),
+        pymodule_file="custom_interface.py",
+        classname="PEFTEmotionClassifier",
+    )
+    recognizer = EmotionRecognizer.from_run(run_dir)
+    for wav in pd.read_csv(test_csv)["wav"].iloc[:3]:
+        out_prob, score, index, text_lab = classifier.classify_file(wav)
+        expected = recognizer.classify_file(wav)
+        assert text_lab == [expected["label"]]
+        np.testing.assert_allclose(
+            out_prob[0].numpy(),
+            [expected["probabilities"][label] for label in LABELS],
+            atol=1e-4,
+        )
+        assert score[0] == out_prob[0].max() and LABELS[index[0]] == text_lab[0]
+
+
+def _card(path):
+    """A model card's metadata (YAML front matter) and body."""
+    _, front, body = path.read_text().split("---\n", 2)
+    return yaml.safe_load(front), body
+
+
+def test_model_cards_describe_categorical_and_dimensional_runs(
+    trained_run, tiny_encoders, tmp_path
+):
+    run_dir, _ = trained_run
+    export_run(run_dir, tmp_path / "categorical")
+    metadata, body = _card(tmp_path / "categorical" / "README.md")
+    assert metadata["library_name"] == "speechbrain"
+    assert metadata["datasets"] == ["iemocap"]
+    assert {"ua", "wa", "macro_f1"} <= set(metadata["metrics"])
+    assert "lora" in metadata["tags"]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert f"{results['params']['trainable']:,}" in body
+    assert f"{results['splits']['test']['UA']:.4f}" in body
+    assert "['neu', 'hap', 'ang', 'sad']" in body
+    assert "EmotionRecognizer.from_run" in body and "license" in metadata
+
+    dimensional = make_run(
+        tmp_path / "dim", tiny_encoders["hubert"], ["lora"], "dimensional"
+    )
+    export_run(dimensional, tmp_path / "dim_export", format="merged")
+    metadata, body = _card(tmp_path / "dim_export" / "README.md")
+    assert {"ccc_arousal", "ccc_mean"} <= set(metadata["metrics"])
+    assert "arousal, valence, dominance on the corpus scale [1.0, 5.0]" in body
+    assert 'from_pretrained("dim_export/encoder")' in body

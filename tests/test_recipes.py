@@ -127,12 +127,14 @@ def test_crema_d_refuses_dimensional(small_corpora, tiny_encoders, tmp_path):
 
 
 LEARN = [
-    "--number_of_epochs=10",
+    "--number_of_epochs=6",
     "--batch_size=8",
     "--grad_accumulation_factor=1",
     "--lr=0.003",
     "--noprogressbar",
 ]
+# CREMA-D's four basic classes (720 clips of the 40 actors below).
+FOUR_CLASSES = ["--class_set=4class", "--label_set=[neu, hap, ang, sad]"]
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +146,7 @@ def learning_encoder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def learnable_crema_d(tmp_path_factory):
     """A synthetic CREMA-D with enough actors (40: 32 train, 4 dev, 4 test)
-    that what is learnt must carry over to unseen speakers (1,120 clips)."""
+    that what is learnt must carry over to unseen speakers."""
     root = tmp_path_factory.mktemp("crema40") / "CREMA-D"
     return make_crema_d(root, n_actors=40, sentences=("IEO", "DFA", "TIE"))[
         "root"
@@ -163,9 +165,9 @@ def test_configs_learn_well_above_chance(
     args = recipe_args(
         "CREMA-D", yaml, learnable_crema_d, learning_encoder, tmp_path
     )
-    results = run_recipe("CREMA-D", *args, *LEARN)
+    results = run_recipe("CREMA-D", *args, *LEARN, *FOUR_CLASSES)
     dev, test = results["splits"]["dev"], results["splits"]["test"]
-    assert dev["UA"] >= 0.30 and test["UA"] >= 0.33, (dev, test)
+    assert dev["UA"] >= 0.45 and test["UA"] >= 0.45, (dev, test)
 
 
 def test_dimensional_run_learns_positive_ccc(

@@ -1,0 +1,219 @@
+"""The model card (``README.md``) every export writes, following the
+Hugging Face Hub's conventions: a YAML metadata block (library, tags,
+datasets, metrics, license), then what the model is, how it was trained
+and evaluated, and how to load it in each format.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import json
+from pathlib import Path
+
+# The corpora's Hub dataset names and licences, as far as they are public.
+DATASETS = {
+    "IEMOCAP": ("iemocap", "the IEMOCAP licence of USC SAIL (by request)"),
+    "MSP-Podcast": (
+        "msp-podcast",
+        "the MSP-Podcast academic licence of UT Dallas (by request)",
+    ),
+    "CREMA-D": ("crema-d", "CREMA-D's Open Database License"),
+}
+METRICS = {
+    "categorical": ("UA", "WA", "macro_F1"),
+    "dimensional": ("CCC_arousal", "CCC_valence", "CCC_dominance", "CCC_mean"),
+}
+
+
+def _metadata(config, results):
+    """The card's YAML metadata block, as lines."""
+    corpus = (config.get("run_info") or {}).get("corpus")
+    dataset, licence = DATASETS.get(corpus, (corpus or "unknown", "unknown"))
+    adapters = list(config["encoder"].get("adapters") or {})
+    metrics = [m.lower() for m in METRICS[config["task"]]]
+    lines = [
+        "---",
+        "library_name: speechbrain",
+        "license: other",
+        f"license_name: see the note on {dataset}",
+        "tags:",
+        "- speechbrain",
+        "- speech-emotion-recognition",
+        "- audio-classification",
+        "- peft",
+        *(f"- {name}" for name in adapters),
+        "datasets:",
+        f"- {dataset}",
+        "metrics:",
+        *(f"- {metric}" for metric in metrics),
+        "---",
+    ]
+    return lines, licence
+
+
+def _metrics_table(task, results):
+    """The run's dev and test metrics as a Markdown table."""
+    names = METRICS[task]
+    splits = (results or {}).get("splits") or {}
+    lines = [
+        "| split | utterances | " + " | ".join(names) + " |",
+        "|---|---:|" + "---:|" * len(names),
+    ]
+    for split, stats in splits.items():
+        cells = [
+            f"{stats[name]:.4f}" if isinstance(stats.get(name), float) else "-"
+            for name in names
+        ]
+        lines.append(
+            f"| {split} | {stats.get('n', '-')} | " + " | ".join(cells) + " |"
+        )
+    return lines
+
+
+def model_card(config, results, export_format, folder_name):
+    """The Markdown text of an export's model card.
+
+    Arguments
+    ---------
+    config : dict
+        The export's ``run.json`` (with its ``export`` record).
+    results : dict or None
+        The exported run's ``results.json``, when it has one.
+    export_format : str
+        ``adapters``, ``merged`` or ``speechbrain``.
+    folder_name : str
+        How the card refers to the export folder in its examples.
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> config = {"task": "categorical", "label_set": ["neu", "ang"],
+    ...     "encoder": {"source": "microsoft/wavlm-large",
+    ...                 "adapters": {"lora": {"rank": 8}}},
+    ...     "export": {"base_encoder": {"id": "microsoft/wavlm-large",
+    ...                "revision": {"commit": "abc"}}},
+    ...     "run_info": {"corpus": "IEMOCAP", "fold": 1, "config": "lora"}}
+    >>> card = model_card(config, None, "adapters", "my_export")
+    >>> card.splitlines()[1]
+    'library_name: speechbrain'
+    >>> "- iemocap" in card and "classify_file" in card
+    True
+    """
+    info = config.get("run_info") or {}
+    export = config.get("export") or {}
+    base = export.get("base_encoder") or {}
+    params = (results or {}).get("params") or {}
+    metadata, licence = _metadata(config, results)
+    adapters = config["encoder"].get("adapters") or {}
+    experiment = (info.get("experiment") or {}).get("settings") or {}
+    lines = [
+        *metadata,
+        "",
+        f"# Speech emotion recognition: {info.get('config', 'a run')} on "
+        f"{info.get('corpus', 'an unknown corpus')}",
+        "",
+        "A frozen self-supervised speech encoder with parameter-efficient "
+        "adaptors and an emotion head, trained with speechbrain-peft-ser "
+        "(SpeechBrain recipes for *Parameter Efficient Finetuning for Speech "
+        "Emotion Recognition and Domain Adaptation*, ICASSP 2024).",
+        "",
+        "## Model",
+        "",
+        f"- Encoder: `{base.get('id', config['encoder']['source'])}`, "
+        f"revision `{json.dumps(base.get('revision'))}`",
+        "- Adaptors: "
+        + (
+            ", ".join(
+                f"`{name}` {json.dumps(settings)}"
+                for name, settings in adapters.items()
+            )
+            or "none (head only)"
+        ),
+        f"- Trainable parameters: {params.get('trainable', 'n/a'):,}"
+        if isinstance(params.get("trainable"), int)
+        else "- Trainable parameters: n/a",
+        f"- Task: {config['task']}; "
+        + (
+            f"labels {config.get('label_set')}"
+            if config["task"] == "categorical"
+            else "arousal, valence, dominance on the corpus scale "
+            f"{config.get('dimension_scale')}"
+        ),
+        f"- Audio: mono, {config.get('sample_rate')} Hz; recordings longer "
+        f"than {config.get('max_duration')} s are classified in windows",
+        "",
+        "## Training and evaluation",
+        "",
+        f"- Corpus: {info.get('corpus')}; fold {info.get('fold', '-')}, "
+        f"seed {info.get('seed', '-')}; class set "
+        f"{experiment.get('class_set', '-')}, subset "
+        f"{experiment.get('subset', '-')}",
+        f"- Parent run (stage two): "
+        f"{(info.get('parent_run') or {}).get('path', 'none')}",
+        f"- Experiment: `{(info.get('experiment') or {}).get('id', 'n/a')}`",
+        "",
+        *_metrics_table(config["task"], results),
+        "",
+        "## Use",
+        "",
+        "Needs `pip install speechbrain-peft-ser` (it brings SpeechBrain, "
+        "transformers and peft).",
+        "",
+        "```python",
+        "from speechbrain_peft.inference import EmotionRecognizer",
+        "",
+        f'recognizer = EmotionRecognizer.from_run("{folder_name}")',
+        'print(recognizer.classify_file("speech.wav"))',
+        "```",
+        "",
+        "Command line (folders, globs and manifests too; long recordings in "
+        "windows): `python -m speechbrain_peft.infer "
+        f"{folder_name} speech.wav`.",
+    ]
+    if export_format == "speechbrain":
+        lines += [
+            "",
+            "With SpeechBrain's own loader:",
+            "",
+            "```python",
+            "from speechbrain.inference.interfaces import foreign_class",
+            "",
+            "classifier = foreign_class(",
+            f'    source="{folder_name}",',
+            '    pymodule_file="custom_interface.py",',
+            '    classname="PEFTEmotionClassifier",',
+            ")",
+            "out_prob, score, index, text_lab = classifier.classify_file(",
+            '    "speech.wav"',
+            ")",
+            "```",
+        ]
+    if export_format == "merged":
+        lines += [
+            "",
+            "The encoder, with the adaptors that can merge folded in, loads "
+            "on its own with `transformers.AutoModel.from_pretrained("
+            f'"{folder_name}/encoder")`.',
+        ]
+    lines += [
+        "",
+        "## Licence",
+        "",
+        f"The weights were trained on {info.get('corpus')}; their use is "
+        f"bound by {licence}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_model_card(out_dir, config, run_dir, export_format):
+    """Write ``README.md`` into an export folder."""
+    results_file = Path(run_dir) / "results.json"
+    results = (
+        json.loads(results_file.read_text()) if results_file.is_file() else None
+    )
+    text = model_card(config, results, export_format, Path(out_dir).name)
+    (Path(out_dir) / "README.md").write_text(text)
