@@ -22,9 +22,13 @@ TASKS = ("categorical", "dimensional")
 
 
 def _to_numpy(values):
-    """A numpy array from a list, numpy array or (possibly CUDA) tensor."""
+    """A numpy array from a list, numpy array or (possibly CUDA or half
+    precision) tensor."""
     if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
+        values = values.detach().cpu()
+        if values.dtype in (torch.bfloat16, torch.float16):
+            values = values.float()  # numpy has no bfloat16
+        values = values.numpy()
     return np.asarray(values)
 
 

@@ -18,6 +18,7 @@ from speechbrain_peft.encoder import PEFTEncoder
 from speechbrain_peft.export import export_run
 from speechbrain_peft.heads import EmotionHead
 from speechbrain_peft.inference import EmotionRecognizer
+from speechbrain_peft.losses import ccc_loss
 from speechbrain_peft.padding import normalize_valid, valid_sample_mask
 from speechbrain_peft.run_artifact import save_run_artifact
 from speechbrain_peft.stage_two import init_from_run
@@ -120,11 +121,15 @@ def test_every_pair_of_methods_works_together(tiny_encoders, names, wav_batch):
     check_identity_then_training(str(tiny_encoders["wavlm"]), names, *wav_batch)
 
 
-def test_all_methods_together(tiny_encoders, encoder_kind, wav_batch):
+def all_methods():
+    """Every method, with one of those combining the layers."""
     combining = [n for n in NAMES if METHODS[n].combines_layers]
-    names = [n for n in NAMES if n not in combining[1:]]
+    return [n for n in NAMES if n not in combining[1:]]
+
+
+def test_all_methods_together(tiny_encoders, encoder_kind, wav_batch):
     check_identity_then_training(
-        str(tiny_encoders[encoder_kind]), names, *wav_batch
+        str(tiny_encoders[encoder_kind]), all_methods(), *wav_batch
     )
 
 
@@ -215,3 +220,40 @@ def test_export_of_each_method_predicts_like_the_run(
         torch.testing.assert_close(
             merged(*wav_batch), expected, atol=1e-4, rtol=0
         )
+
+
+@pytest.mark.parametrize("names", [[n] for n in NAMES] + [all_methods()])
+def test_bf16_autocast_gives_finite_losses_and_gradients(
+    tiny_encoders, encoder_kind, names, wav_batch
+):
+    """``--precision bf16`` runs the forward under SpeechBrain's CPU
+    autocast to bfloat16: the head's outputs come in bfloat16, the
+    cross-entropy and CCC losses are finite, and every trainable tensor
+    gets a finite, non-zero gradient. (How close bf16 training gets to
+    float32 is measured on the learning task, in test_recipes.)"""
+    torch.manual_seed(0)
+    encoder = PEFTEncoder(
+        str(tiny_encoders[encoder_kind]), adapters=examples(names)
+    ).train()
+    for param in encoder.parameters():
+        if param.requires_grad:  # away from the identity init (zeros)
+            torch.nn.init.normal_(param, std=0.1)
+    head = EmotionHead(encoder.output_size, 3, hidden_size=16).train()
+    wav, lens = wav_batch
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        outputs = head(*encoder(wav, lens))
+        loss = torch.nn.functional.cross_entropy(outputs, torch.tensor([0, 2]))
+        loss = loss + ccc_loss(outputs, torch.tensor([[0.1] * 3, [0.9] * 3]))
+    assert outputs.dtype == torch.bfloat16
+    assert torch.isfinite(loss)
+    loss.backward()
+    trainable = [
+        (n, p)
+        for n, p in itertools.chain(
+            encoder.named_parameters(), head.named_parameters()
+        )
+        if p.requires_grad
+    ]
+    for name, param in trainable:
+        assert torch.isfinite(param.grad).all(), name
+        assert param.grad.abs().sum() > 0, name

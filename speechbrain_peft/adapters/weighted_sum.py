@@ -42,7 +42,11 @@ class WeightedSum(nn.Module):
     def forward(self, hidden_states):
         """Combine ``hidden_states`` shaped ``[L + 1, ...]`` (frames
         ``[L + 1, batch, time, dim]`` or pooled ``[L + 1, batch, dim]``)."""
-        return torch.tensordot(self.weights(), hidden_states, dims=1)
+        weights = self.weights()
+        # Under bf16 autocast the states come in bfloat16 and the softmax
+        # in float32: the sum is taken in the weights' precision.
+        states = hidden_states.to(weights.dtype)
+        return torch.tensordot(weights, states, dims=1)
 
 
 @dataclasses.dataclass
