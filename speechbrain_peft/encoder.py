@@ -29,6 +29,7 @@ Authors
 
 import contextlib
 import logging
+import re
 
 import torch
 from speechbrain.integrations.huggingface.hubert import HuBERT
@@ -50,6 +51,7 @@ from speechbrain_peft.adapters import (
 from speechbrain_peft.checkpoints import load_trainable, save_trainable
 from speechbrain_peft.encoder_source import load_encoder_config
 from speechbrain_peft.errors import ConfigError
+from speechbrain_peft.layer_split import lower_part, upper_part
 from speechbrain_peft.padding import (
     normalize_valid,
     per_file_front_end,
@@ -102,6 +104,11 @@ class PEFTEncoder(nn.Module):
         practice for wav2vec 2.0-family fine-tuning).
     layerdrop : float
         LayerDrop probability during training; keep 0 with a weighted sum.
+    activation_checkpointing : bool
+        Recompute each encoder layer's activations in the backward instead
+        of keeping them: less memory (a larger batch or longer utterances
+        fit), more time. Outputs and gradients are the plain path's. No
+        effect when nothing inside the encoder trains.
 
     Example
     -------
@@ -125,6 +132,7 @@ class PEFTEncoder(nn.Module):
         full_finetune=False,
         freeze_feature_extractor=True,
         layerdrop=0.0,
+        activation_checkpointing=False,
     ):
         super().__init__()
         self.settings = adaptor_settings(adapters)
@@ -172,7 +180,13 @@ class PEFTEncoder(nn.Module):
         }
         self._freeze(model, full_finetune, freeze_feature_extractor)
         self._inject(model)
-        self.encoder_trains = any(p.requires_grad for p in model.parameters())
+        if activation_checkpointing and self.encoder_trains:
+            # Each layer's activations are recomputed in the backward
+            # (non-reentrant: hooks, adaptors and dropout masks included)
+            # instead of kept: memory for time.
+            model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
         # What this lobe saves, even if stage two later freezes some of it.
         self.adaptor_names = frozenset(
             name for name, p in self.named_parameters() if p.requires_grad
@@ -235,6 +249,28 @@ class PEFTEncoder(nn.Module):
         return getattr(self, self.combiner_name) if self.combiner_name else None
 
     @property
+    def encoder_trains(self):
+        """Whether any parameter inside the encoder trains (stage two may
+        freeze loaded adaptors after construction)."""
+        return any(p.requires_grad for p in self.ssl.model.parameters())
+
+    @property
+    def lowest_trained_layer(self):
+        """The lowest encoder layer with a trainable parameter, when every
+        trainable parameter of the encoder lies in its layers: what is
+        below it (front-end included) gives the same output every epoch.
+        None otherwise (nothing trains, or the front-end does)."""
+        trained = [
+            name
+            for name, param in self.ssl.model.named_parameters()
+            if param.requires_grad
+        ]
+        layers = [re.match(r"encoder\.layers\.(\d+)\.", n) for n in trained]
+        if not trained or not all(layers):
+            return None
+        return min(int(match.group(1)) for match in layers)
+
+    @property
     def output_size(self):
         """Width of the returned features."""
         return self.ssl.model.config.hidden_size
@@ -262,8 +298,8 @@ class PEFTEncoder(nn.Module):
             self.ssl.model.eval()
         return self
 
-    def forward(self, wav=None, wav_lens=None, states=None):
-        """Encode a padded batch, or combine cached states.
+    def forward(self, wav=None, wav_lens=None, states=None, lower=None):
+        """Encode a padded batch, or go on from cached states.
 
         Arguments
         ---------
@@ -276,6 +312,11 @@ class PEFTEncoder(nn.Module):
             pooled vectors) to combine, as a feature cache gives them; only
             the combination is returned. Called through ``forward`` so that
             a DDP wrapper synchronises the combination's gradients.
+        lower : torch.Tensor, optional
+            Instead of ``wav``: the lower part's states from
+            :meth:`lower_states`, with ``wav_lens`` the relative lengths of
+            their frames; the layers from :attr:`lowest_trained_layer` on
+            run.
 
         Returns
         -------
@@ -287,6 +328,9 @@ class PEFTEncoder(nn.Module):
         """
         if states is not None:
             return self.combine(states)
+        if lower is not None:
+            hidden = self.upper_hidden_states(lower, wav_lens)
+            return self.combine(hidden), wav_lens
         hidden, feat_lens = self.hidden_states(wav, wav_lens)
         return self.combine(hidden), feat_lens
 
@@ -307,22 +351,13 @@ class PEFTEncoder(nn.Module):
         feat_lens : torch.Tensor
             Relative lengths of the valid frames.
         """
-        if wav_lens is None:
-            wav_lens = torch.ones(wav.shape[0], device=wav.device)
-        mask = valid_sample_mask(wav, wav_lens)
-        if self.normalize_wav:
-            wav = normalize_valid(wav, mask)
+        wav, mask, front_end = self._model_input(wav, wav_lens)
         # With no trainable parameter inside the encoder, building its graph
         # would only cost memory and time.
         grad_context = (
             contextlib.nullcontext()
             if self.encoder_trains and torch.is_grad_enabled()
             else torch.no_grad()
-        )
-        front_end = (
-            per_file_front_end(self.ssl.model.feature_extractor, mask.sum(1))
-            if self.front_end_per_file and wav.shape[0] > 1
-            else contextlib.nullcontext()
         )
         # The attention mask is always given, even to checkpoints trained
         # without one: then the transformer ignores padding too, and every
@@ -344,10 +379,81 @@ class PEFTEncoder(nn.Module):
             hidden = torch.stack(out.hidden_states)
         else:
             hidden = out.last_hidden_state.unsqueeze(0)
+        return hidden, self._relative_frames(mask, hidden)
+
+    def lower_states(self, wav, wav_lens=None):
+        """What a lower-layer cache stores: the input of the lowest
+        trained layer (with a layer combination, the inputs of every layer
+        up to it), computed without a graph and with the lower part in eval
+        mode: dropout does not act below that layer.
+
+        Arguments
+        ---------
+        wav, wav_lens : torch.Tensor
+            As in :meth:`forward`.
+
+        Returns
+        -------
+        lower : torch.Tensor
+            ``[states, batch, frames, dim]``, for ``forward(lower=...)``.
+        feat_lens : torch.Tensor
+            Relative lengths of the valid frames.
+        """
+        split = self.lowest_trained_layer
+        if split is None:
+            raise ConfigError(
+                "The lower layers can only be computed apart when every "
+                "trainable encoder parameter lies in the encoder layers"
+            )
+        wav, mask, front_end = self._model_input(wav, wav_lens)
+        model = self.ssl.model
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad(), front_end:
+                lower = lower_part(model, wav, mask.long(), split)
+        finally:
+            model.train(was_training)
+        if self.combiner is None:
+            lower = lower[-1:]
+        return lower, self._relative_frames(mask, lower)
+
+    def upper_hidden_states(self, lower, feat_lens):
+        """The hidden states :meth:`hidden_states` gives, from the lower
+        part's states (:meth:`lower_states`) and the layers above."""
+        frames = lower.shape[2]
+        n_frames = torch.round(feat_lens * frames)
+        positions = torch.arange(frames, device=lower.device)
+        frame_mask = positions[None, :] < n_frames[:, None]
+        outputs, last = upper_part(
+            self.ssl.model, lower[-1], frame_mask, self.lowest_trained_layer
+        )
+        if self.combiner is not None:
+            return torch.cat([lower, torch.stack(outputs)])
+        return last.unsqueeze(0)
+
+    def _model_input(self, wav, wav_lens):
+        """The waveform as the model takes it, the mask of its valid
+        samples and the context that keeps padding out of the front-end."""
+        if wav_lens is None:
+            wav_lens = torch.ones(wav.shape[0], device=wav.device)
+        mask = valid_sample_mask(wav, wav_lens)
+        if self.normalize_wav:
+            wav = normalize_valid(wav, mask)
+        front_end = (
+            per_file_front_end(self.ssl.model.feature_extractor, mask.sum(1))
+            if self.front_end_per_file and wav.shape[0] > 1
+            else contextlib.nullcontext()
+        )
+        return wav, mask, front_end
+
+    def _relative_frames(self, mask, hidden):
+        """Relative lengths of the valid frames of ``hidden``
+        ``[states, batch, frames, dim]``."""
         n_frames = self.ssl.model._get_feat_extract_output_lengths(
             mask.sum(dim=1)
         )
-        return hidden, n_frames.to(hidden.dtype) / hidden.shape[2]
+        return n_frames.to(hidden.dtype) / hidden.shape[2]
 
     def combine(self, hidden):
         """Features from :meth:`hidden_states` ``[states, batch, ...]`` (or

@@ -1,7 +1,6 @@
-"""Disk caches of what a frozen encoder computes, for configurations with no
-trainable parameter inside the encoder (``frozen``, ``weighted_sum``): the
-first epoch computes and stores each utterance's entry, later epochs (and
-dev and test evaluation) read it instead of running the encoder.
+"""Disk caches of what the frozen part of an encoder computes: the first
+epoch computes and stores each utterance's entry, later epochs (and dev and
+test evaluation) read it instead of running that part.
 
 Which entry is decided from the model, not from the configuration's name:
 
@@ -15,14 +14,28 @@ Which entry is decided from the model, not from the configuration's name:
   entries are read into memory once per run.
 * **frames** (:class:`FeatureCache`): for a head with something trainable
   acting on frames, every frame of the hidden states is stored.
+* **lower** (:class:`LowerLayerCache`): when adaptors train inside the
+  encoder, but only in its layers (e.g. LoRA in the top layers with
+  ``adapter_layers``), the part below the lowest trained layer (front-end
+  and the layers under it) gives the same output every epoch: its output,
+  the input of that layer (with a layer combination, also the states below
+  it), is stored frame by frame, and each epoch runs the layers from there
+  on. The stored part is computed in eval mode: unlike in an uncached
+  run, dropout does not act below the lowest trained layer (outputs equal
+  an uncached run whose lower part is in eval mode).
+
+The first two serve configurations with no trainable parameter inside the
+encoder (``frozen``, ``weighted_sum``).
 
 Enabled from the YAML with ``cache_features: True`` (``cache_dtype:
 float16`` halves the space). Entries can never be stale:
 
 * the cache folder is named by a fingerprint of the encoder (its source,
-  architecture and a hash of every base weight), of the audio reading
-  settings (sample rate, ``max_duration``), of the storage dtype and of the
-  kind of entry, so another encoder or setting uses another folder;
+  architecture and a hash of every frozen weight), of the audio reading
+  settings (sample rate, ``max_duration``), of the storage dtype, of the
+  kind of entry and of where the lower part ends, so another encoder or
+  setting uses another folder; entries are computed in float32 whatever
+  the run's ``--precision``;
 * each utterance's file is named by a hash of its audio file's path, size
   and modification time, so a replaced or edited file, or a manifest that
   points an ID at another file, misses the cache and is recomputed.
@@ -53,8 +66,9 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
 def encoder_fingerprint(encoder, **settings):
-    """A short hash of everything that determines the encoder's hidden
-    states: its configuration, every base weight and ``settings``.
+    """A short hash of everything that determines what the frozen part of
+    the encoder computes: its configuration, every frozen weight (base
+    weights and frozen adaptors) and ``settings``.
 
     Arguments
     ---------
@@ -71,22 +85,33 @@ def encoder_fingerprint(encoder, **settings):
     digest = hashlib.sha256()
     described = {**encoder.config_summary, **settings}
     digest.update(json.dumps(described, sort_keys=True, default=str).encode())
-    for name, tensor in sorted(encoder.ssl.model.state_dict().items()):
+    model = encoder.ssl.model
+    training = {n for n, p in model.named_parameters() if p.requires_grad}
+    for name, tensor in sorted(model.state_dict().items()):
+        if name in training:  # changes every step; never read by a cache
+            continue
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
+def full_precision(wav):
+    """Autocast off on ``wav``'s device: entries are computed in float32
+    whatever the run's ``--precision``, so one cache serves every run."""
+    return torch.autocast(wav.device.type, enabled=False)
+
+
 def make_feature_cache(folder, encoder, head, dtype="float32", **settings):
-    """The cache that fits the model: pooled vectors when the head pools
-    first, every frame otherwise (see the module's description).
+    """The cache that fits the model: the lower part's states when adaptors
+    train inside the encoder, else pooled vectors when the head pools
+    first, else every frame (see the module's description).
 
     Arguments
     ---------
     folder : str or pathlib.Path
         Cache root.
     encoder : speechbrain_peft.encoder.PEFTEncoder
-        A lobe with no trainable parameter inside the encoder.
+        The lobe.
     head : torch.nn.Module
         The head; ``pools_first`` and ``pool`` make the pooled cache fit.
     dtype : str
@@ -96,8 +121,10 @@ def make_feature_cache(folder, encoder, head, dtype="float32", **settings):
 
     Returns
     -------
-    FeatureCache or PooledFeatureCache
+    FeatureCache, PooledFeatureCache or LowerLayerCache
     """
+    if encoder.encoder_trains:
+        return LowerLayerCache(folder, encoder, dtype, **settings)
     if getattr(head, "pools_first", False):
         return PooledFeatureCache(folder, encoder, head.pool, dtype, **settings)
     return FeatureCache(folder, encoder, dtype, **settings)
@@ -110,14 +137,7 @@ class _DiskCache:
     kind = None
 
     def __init__(self, folder, encoder, dtype, **settings):
-        if encoder.encoder_trains:
-            raise ConfigError(
-                "cache_features needs a configuration with no trainable "
-                "parameter inside the encoder (frozen, weighted_sum); this "
-                f"one has adaptors {encoder.adapters} or full fine-tuning, "
-                "whose hidden states change as it trains. Set "
-                "cache_features: False"
-            )
+        self.check(encoder)
         if dtype not in DTYPES:
             raise ConfigError(
                 f"cache_dtype {dtype!r} is not one of {sorted(DTYPES)}"
@@ -131,6 +151,18 @@ class _DiskCache:
         )
         self.folder.mkdir(parents=True, exist_ok=True)
         self.computed = self.read = 0
+
+    @staticmethod
+    def check(encoder):
+        """Refuse an encoder whose cached part would change as it trains."""
+        if encoder.encoder_trains:
+            raise ConfigError(
+                "This feature cache needs a configuration with no trainable "
+                "parameter inside the encoder (frozen, weighted_sum); this "
+                f"one has adaptors {encoder.adapters} or full fine-tuning, "
+                "whose hidden states change as it trains. Set "
+                "cache_features: False"
+            )
 
     def entry(self, path):
         """The cache file of the audio file ``path``."""
@@ -201,7 +233,8 @@ class FeatureCache(_DiskCache):
     def __init__(self, folder, encoder, dtype="float32", **settings):
         super().__init__(folder, encoder, dtype, **settings)
         logger.info(
-            "Frame feature cache in %s (%d utterances cached so far)",
+            "Feature cache (%s) in %s (%d utterances cached so far)",
+            self.kind,
             self.folder,
             sum(1 for _ in self.folder.glob("*.safetensors")),
         )
@@ -228,6 +261,8 @@ class FeatureCache(_DiskCache):
         self.read += len(entries)
         stored = [self._load(entry) for entry in entries]
         n_frames = torch.tensor([h.shape[1] for h in stored])
+        # Padded frames are zeros: the attention mask keeps them out of the
+        # valid frames' features, and the head pools the valid ones only.
         hidden = torch.zeros(
             stored[0].shape[0],
             len(stored),
@@ -245,9 +280,13 @@ class FeatureCache(_DiskCache):
         hidden, feat_lens = self(paths, wav, wav_lens)
         return head(encoder(states=hidden), feat_lens)
 
+    def _encode(self, wav, wav_lens):
+        """What an entry holds, for the batch (all frames)."""
+        return self.encoder.hidden_states(wav, wav_lens)
+
     def _compute(self, entries, wav, wav_lens):
-        with torch.no_grad():
-            hidden, feat_lens = self.encoder.hidden_states(wav, wav_lens)
+        with full_precision(wav), torch.no_grad():
+            hidden, feat_lens = self._encode(wav, wav_lens)
         n_frames = torch.round(feat_lens * hidden.shape[2]).long()
         for row, entry in enumerate(entries):
             self._store(entry, hidden[:, row, : n_frames[row]])
@@ -308,7 +347,7 @@ class PooledFeatureCache(_DiskCache):
         states = states if encoder.combiner is not None else 1
         self.entry_bytes = states * encoder.output_size * self.dtype.itemsize
         logger.info(
-            "Pooled feature cache in %s (%d utterances cached so far): "
+            "Feature cache (pooled) in %s (%d utterances cached so far): "
             "%d x %d %s per utterance = %.1f KB",
             self.folder,
             sum(1 for _ in self.folder.glob("*.safetensors")),
@@ -336,7 +375,7 @@ class PooledFeatureCache(_DiskCache):
         return head(encoder(states=self(paths, wav, wav_lens)))
 
     def _compute(self, entries, wav, wav_lens):
-        with torch.no_grad():
+        with full_precision(wav), torch.no_grad():
             hidden, feat_lens = self.encoder.hidden_states(wav, wav_lens)
             states, batch = hidden.shape[:2]
             pooled = self.pool(
@@ -347,3 +386,81 @@ class PooledFeatureCache(_DiskCache):
             self.memory[entry] = pooled[:, row].to(self.dtype).cpu()
         self.computed += len(entries)
         return pooled
+
+
+class LowerLayerCache(FeatureCache):
+    """The lower part of an encoder whose trainable parameters all lie in
+    its layers (see the module's description): per utterance, every frame
+    of the input of the lowest trained layer, and with a layer combination
+    of the inputs of the layers below it too.
+
+    Arguments
+    ---------
+    folder : str or pathlib.Path
+        Cache root (see :class:`FeatureCache`).
+    encoder : speechbrain_peft.encoder.PEFTEncoder
+        A lobe whose trainable encoder parameters all lie in its layers,
+        with LayerDrop off.
+    dtype : str
+        ``float32`` or ``float16`` (storage only).
+    **settings
+        Audio reading settings, part of the fingerprint.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_peft.encoder import PEFTEncoder
+    >>> from speechbrain_peft.heads import EmotionHead
+    >>> from speechbrain_peft.synthetic.encoders import save_tiny_encoder
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> source = str(save_tiny_encoder("wavlm", tmp / "m"))
+    >>> encoder = PEFTEncoder(source, adapters=["lora"], adapter_layers=[1],
+    ...                       layerdrop=0.0).eval()
+    >>> head = EmotionHead(encoder.output_size, 4).eval()
+    >>> cache = make_feature_cache(tmp / "cache", encoder, head)
+    >>> cache.kind, cache.split
+    ('lower', 1)
+    >>> paths = []
+    >>> for index in range(2):
+    ...     paths.append(str(tmp / f"{index}.wav"))
+    ...     _ = Path(paths[-1]).write_bytes(bytes([index]))  # stands in
+    >>> wav, lens = torch.randn(2, 8000), torch.tensor([1.0, 0.7])
+    >>> first = cache.predict(paths, wav, lens, encoder, head)
+    >>> again = cache.predict(paths, wav, lens, encoder, head)
+    >>> direct = head(*encoder(wav, lens))
+    >>> cache.computed, cache.read, torch.allclose(again, direct, atol=1e-5)
+    (2, 2, True)
+    """
+
+    kind = "lower"
+
+    def __init__(self, folder, encoder, dtype="float32", **settings):
+        self.check(encoder)
+        self.split = encoder.lowest_trained_layer
+        super().__init__(folder, encoder, dtype, split=self.split, **settings)
+
+    @staticmethod
+    def check(encoder):
+        """Refuse an encoder with something trainable below its layers, or
+        with LayerDrop (the upper part runs every layer)."""
+        if encoder.lowest_trained_layer is None:
+            raise ConfigError(
+                "cache_features with adaptors inside the encoder needs every "
+                "trainable encoder parameter in its layers; this "
+                "configuration also trains the front-end (full fine-tuning). "
+                "Set cache_features: False"
+            )
+        if encoder.ssl.model.config.layerdrop > 0:
+            raise ConfigError(
+                "cache_features runs every layer above the cached part; set "
+                "layerdrop: 0"
+            )
+
+    def _encode(self, wav, wav_lens):
+        return self.encoder.lower_states(wav, wav_lens)
+
+    def predict(self, paths, wav, wav_lens, encoder, head):
+        """The head's outputs from the cached lower part and the layers
+        above it in ``encoder`` (the lobe, or its DDP wrapper)."""
+        lower, feat_lens = self(paths, wav, wav_lens)
+        return head(*encoder(lower=lower, wav_lens=feat_lens))

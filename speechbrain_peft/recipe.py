@@ -388,12 +388,13 @@ class Run:
                 max_duration=hparams.get("max_duration"),
             )
             if sb.utils.distributed.is_distributed_initialized() and (
-                brain.feature_cache.kind == "frames"
+                brain.feature_cache.kind != "pooled"
             ):
                 raise ConfigError(
-                    "The frame feature cache runs in a single process (the "
-                    "pooled one, for heads that pool first, runs under "
-                    "DDP); drop cache_features or run without torchrun"
+                    f"The {brain.feature_cache.kind} feature cache runs in a "
+                    "single process (the pooled one, for frozen encoders "
+                    "and heads that pool first, runs under DDP); drop "
+                    "cache_features or run without torchrun"
                 )
         brain.sampler = DurationBucketSampler(
             durations_of(self.datasets["train"]),

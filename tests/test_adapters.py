@@ -316,3 +316,48 @@ def test_clear_errors(tiny_encoders):
         PEFTEncoder(source, adapters=["prefix"])
     with pytest.raises(ValueError, match="Available names: .*q_proj"):
         PEFTEncoder(source, adapters={"lora": {"targets": ["query"]}})
+
+
+def test_activation_checkpointing_gives_the_plain_outputs_and_gradients(
+    tiny_encoders, encoder_kind, wav_batch
+):
+    """Every adaptor, the rerouted WavLM attention included: the same
+    features and the same gradient of every trainable tensor (dropout
+    off), with the layers' activations recomputed in the backward."""
+    wav, lens = wav_batch
+    adapters = {name: {} for name in ("lora", "bottleneck", "gating")}
+    adapters["weighted_sum"] = {}
+    results = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        encoder = PEFTEncoder(
+            str(tiny_encoders[encoder_kind]),
+            adapters=adapters,
+            activation_checkpointing=checkpointing,
+        )
+        for module in encoder.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        for param in encoder.parameters():
+            if param.requires_grad:  # B and W_up start at 0: move them
+                torch.nn.init.normal_(param, std=0.1)
+        encoder.train()
+        calls = []
+        layer = encoder.ssl.model.encoder.layers[0]
+        layer.attention.register_forward_hook(lambda *_: calls.append(1))
+        feats, _ = encoder(wav, lens)
+        feats.pow(2).mean().backward()
+        # Checkpointed, the layer's inside runs again in the backward.
+        assert len(calls) == (2 if checkpointing else 1)
+        grads = {
+            n: p.grad.clone()
+            for n, p in encoder.named_parameters()
+            if p.requires_grad
+        }
+        results.append((feats.detach(), grads))
+        assert encoder.ssl.model.is_gradient_checkpointing == checkpointing
+    (plain, plain_grads), (checked, checked_grads) = results
+    torch.testing.assert_close(checked, plain, atol=1e-5, rtol=0)
+    assert checked_grads.keys() == plain_grads.keys()
+    for name, grad in checked_grads.items():
+        torch.testing.assert_close(grad, plain_grads[name], atol=1e-5, rtol=0)

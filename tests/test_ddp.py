@@ -66,7 +66,8 @@ def test_torchrun_keeps_the_effective_batch_of_one_process(
     each accumulates half as many batches, so an optimizer step still sees
     batch_size x 2 utterances and the epoch makes the same number of
     optimizer steps as one process (the distributed sampler pads the batch
-    list to an even count, hence the rounding up)."""
+    list to an even count, hence the rounding up). With activation
+    checkpointing, the same run."""
     data, encoder = small_corpora["IEMOCAP"], tiny_encoders["wavlm"]
     single = tmp_path / "single"
     run_recipe(
@@ -92,6 +93,20 @@ def test_torchrun_keeps_the_effective_batch_of_one_process(
     for split, metrics in reference["splits"].items():
         assert results["splits"][split]["n"] == metrics["n"], split
 
+    # Activation checkpointing under DDP: the layers recomputed in the
+    # backward (dropout masks replayed) give the same run.
+    checkpointed = _torchrun(
+        "combo.yaml",
+        data,
+        encoder,
+        tmp_path / "checkpointed",
+        "--activation_checkpointing=True",
+    )
+    for split, metrics in results["splits"].items():
+        again = checkpointed["splits"][split]
+        assert again["confusion"] == metrics["confusion"], split
+        assert abs(again["loss"] - metrics["loss"]) < 1e-4, split
+
 
 def test_torchrun_shares_one_pooled_cache(
     small_corpora, tiny_encoders, tmp_path
@@ -115,7 +130,7 @@ def test_torchrun_shares_one_pooled_cache(
         assert cached["splits"][split]["confusion"] == metrics["confusion"]
         assert abs(cached["splits"][split]["loss"] - metrics["loss"]) < 1e-4
     log = (tmp_path / "cached" / "run" / "log.txt").read_text()
-    assert "Pooled feature cache" in log
+    assert "Feature cache (pooled) in" in log
     cache = tmp_path / "cached" / "run" / "feature_cache"
     entries = list(cache.rglob("*.safetensors"))
     manifests = tmp_path / "cached" / "manifests" / "fold1"

@@ -110,29 +110,150 @@ def test_changed_audio_or_encoder_misses_the_cache(
     assert half.computed == 2 and half.read == 0
 
 
-def test_adaptors_inside_the_encoder_are_refused(tiny_encoders, tmp_path):
-    encoder = PEFTEncoder(str(tiny_encoders["wavlm"]), adapters=["lora"])
+def test_caches_refuse_what_would_change_as_it_trains(
+    tiny_encoders, tmp_path
+):
+    source = str(tiny_encoders["wavlm"])
+    encoder = PEFTEncoder(source, adapters=["lora"])
     with pytest.raises(ValueError, match="no trainable parameter inside"):
         FeatureCache(tmp_path, encoder)
+    head = EmotionHead(encoder.output_size, 4)
+    full = PEFTEncoder(source, full_finetune=True)
+    with pytest.raises(ValueError, match="also trains the front-end"):
+        make_feature_cache(tmp_path, full, head)
+    layerdrop = PEFTEncoder(source, adapters=["lora"], layerdrop=0.1)
+    with pytest.raises(ValueError, match="set layerdrop: 0"):
+        make_feature_cache(tmp_path, layerdrop, head)
 
 
-def test_recipe_with_cache_matches_the_recipe_without(
-    small_corpora, tiny_encoders, tmp_path
+DROPOUT_OFF = {
+    "hidden_dropout": 0.0,
+    "attention_dropout": 0.0,
+    "activation_dropout": 0.0,
+    "feat_proj_dropout": 0.0,
+    "layerdrop": 0.0,
+}
+
+
+@pytest.fixture(scope="module")
+def dropout_free_encoders(tmp_path_factory):
+    """Tiny encoders of each family and both layer-norm layouts (the large
+    checkpoints' stable one, the base ones' post-norm with a group-norm
+    front-end) without dropout, so train mode is deterministic."""
+    root = tmp_path_factory.mktemp("no_dropout")
+    base_like = {"feat_extract_norm": "group", "do_stable_layer_norm": False}
+    return {
+        (kind, layout): save_tiny_encoder(
+            kind,
+            root / f"{kind}_{layout}",
+            num_layers=3,
+            **DROPOUT_OFF,
+            **(base_like if layout == "base" else {}),
+        )
+        for kind in ("wavlm", "hubert", "wav2vec2")
+        for layout in ("large", "base")
+    }
+
+
+def outputs_and_gradients(encoder, head, forward):
+    """Logits of ``forward()`` and the gradient of every trainable tensor
+    of a loss on them."""
+    for param in encoder.parameters():
+        param.grad = None
+    logits = forward()
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 3])).backward()
+    grads = {
+        n: p.grad.clone()
+        for n, p in encoder.named_parameters()
+        if p.requires_grad
+    }
+    return logits.detach(), grads
+
+
+@pytest.mark.parametrize("kind", ["wavlm", "hubert", "wav2vec2"])
+@pytest.mark.parametrize("layout", ["large", "base"])
+@pytest.mark.parametrize(
+    "adapters,layers,checkpointing",
+    [
+        (["lora"], [2], False),
+        (["lora", "weighted_sum"], [1, 2], False),
+        (["lora", "bottleneck", "gating", "weighted_sum"], None, True),
+    ],
+    ids=["lora_top1", "lora_ws_top2", "combo_all_checkpointed"],
+)
+def test_lower_layer_cache_gives_the_uncached_outputs_and_gradients(
+    dropout_free_encoders,
+    two_files,
+    tmp_path,
+    kind,
+    layout,
+    adapters,
+    layers,
+    checkpointing,
 ):
-    """Three epochs of weighted_sum.yaml with the pooled cache (its head
-    pools first): the later epochs read every training utterance from the
-    cache, and the metrics match the uncached run's."""
+    """Read back from disk, the lower part (front-end and the layers under
+    the lowest adapted one) gives the same logits and the same gradient of
+    every trainable tensor as running the whole encoder, in train mode."""
+    paths, wav, lens = two_files
+    torch.manual_seed(0)
+    encoder = PEFTEncoder(
+        str(dropout_free_encoders[kind, layout]),
+        adapters=adapters,
+        adapter_layers=layers,
+        activation_checkpointing=checkpointing,
+    ).train()
+    for param in encoder.parameters():
+        if param.requires_grad:  # B and W_up start at 0: move them
+            torch.nn.init.normal_(param, std=0.1)
+    head = EmotionHead(encoder.output_size, 4, hidden_size=8)
+    cache = make_feature_cache(tmp_path, encoder, head)
+    assert cache.kind == "lower" and cache.split == (layers or [0])[0]
+
+    def cached():
+        return cache.predict(paths, wav, lens, encoder, head)
+
+    plain = outputs_and_gradients(encoder, head, lambda: head(*encoder(wav, lens)))
+    outputs_and_gradients(encoder, head, cached)  # computes the entries
+    logits, grads = outputs_and_gradients(encoder, head, cached)
+    assert (cache.computed, cache.read) == (2, 2)
+    torch.testing.assert_close(logits, plain[0], atol=1e-5, rtol=0)
+    assert grads.keys() == plain[1].keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, plain[1][name], atol=1e-5, rtol=0)
+    # What is stored: frames of the states up to the split layer's input.
+    lower, _ = cache(paths, wav, lens)
+    combined = "weighted_sum" in adapters
+    assert lower.shape[0] == (cache.split + 1 if combined else 1)
+
+
+@pytest.mark.parametrize(
+    "yaml,extra,kind",
+    [
+        ("weighted_sum.yaml", [], "pooled"),
+        ("lora.yaml", ["--adapter_layers=[2]"], "lower"),
+    ],
+)
+def test_recipe_with_cache_matches_the_recipe_without(
+    small_corpora, dropout_free_encoders, tmp_path, yaml, extra, kind
+):
+    """Three epochs with the cache that fits the configuration (the
+    pooled one for weighted_sum.yaml, whose head pools first; the lower
+    layers for LoRA in the top layer): the later epochs read every
+    training utterance from the cache, and the metrics match the uncached
+    run's (an encoder without dropout, which acts in the lower layers only
+    without the cache)."""
     results, logs = {}, {}
     for cache in ("False", "True"):
         out = tmp_path / cache
         args = recipe_args(
             "IEMOCAP",
-            "weighted_sum.yaml",
+            yaml,
             small_corpora["IEMOCAP"],
-            tiny_encoders["wavlm"],
+            dropout_free_encoders["wavlm", "large"],
             out,
             f"--cache_features={cache}",
             "--number_of_epochs=3",
+            *extra,
         )
         results[cache] = run_recipe("IEMOCAP", *args, *QUICK[1:])
         logs[cache] = (out / "run" / "log.txt").read_text()
@@ -150,7 +271,7 @@ def test_recipe_with_cache_matches_the_recipe_without(
         f"{n_train + n_dev + n_test} utterances encoded, "
         f"{2 * n_train + 3 * n_dev} read"
     ) in last, last
-    assert "Pooled feature cache" in logs["True"]
+    assert f"Feature cache ({kind}) in" in logs["True"]
     for split, metrics in results["False"]["splits"].items():
         cached = results["True"]["splits"][split]
         assert cached["confusion"] == metrics["confusion"], split
