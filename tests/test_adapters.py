@@ -344,7 +344,9 @@ def test_activation_checkpointing_gives_the_plain_outputs_and_gradients(
         encoder.train()
         calls = []
         layer = encoder.ssl.model.encoder.layers[0]
-        layer.attention.register_forward_hook(lambda *_: calls.append(1))
+        layer.attention.register_forward_hook(
+            lambda *_, calls=calls: calls.append(1)
+        )
         feats, _ = encoder(wav, lens)
         feats.pow(2).mean().backward()
         # Checkpointed, the layer's inside runs again in the backward.

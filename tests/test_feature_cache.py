@@ -110,9 +110,7 @@ def test_changed_audio_or_encoder_misses_the_cache(
     assert half.computed == 2 and half.read == 0
 
 
-def test_caches_refuse_what_would_change_as_it_trains(
-    tiny_encoders, tmp_path
-):
+def test_caches_refuse_what_would_change_as_it_trains(tiny_encoders, tmp_path):
     source = str(tiny_encoders["wavlm"])
     encoder = PEFTEncoder(source, adapters=["lora"])
     with pytest.raises(ValueError, match="no trainable parameter inside"):
@@ -212,7 +210,9 @@ def test_lower_layer_cache_gives_the_uncached_outputs_and_gradients(
     def cached():
         return cache.predict(paths, wav, lens, encoder, head)
 
-    plain = outputs_and_gradients(encoder, head, lambda: head(*encoder(wav, lens)))
+    plain = outputs_and_gradients(
+        encoder, head, lambda: head(*encoder(wav, lens))
+    )
     outputs_and_gradients(encoder, head, cached)  # computes the entries
     logits, grads = outputs_and_gradients(encoder, head, cached)
     assert (cache.computed, cache.read) == (2, 2)
