@@ -12,6 +12,14 @@ import torch
 # Tests must never reach a model hub; fail fast instead of hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# pytest-xdist workers share the cores rather than each taking all of
+# them; the recipes they start in fresh interpreters get the same count, so
+# a run in-process and its rerun in a subprocess reduce in the same order.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    _workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    _threads = max(1, (os.cpu_count() or 1) // _workers)
+    os.environ["OMP_NUM_THREADS"] = str(_threads)
+    torch.set_num_threads(_threads)
 
 from speechbrain_peft.synthetic.corpora import (  # noqa: E402
     make_crema_d,
