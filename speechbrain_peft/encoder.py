@@ -184,9 +184,16 @@ class PEFTEncoder(nn.Module):
             # Each layer's activations are recomputed in the backward
             # (non-reentrant: hooks, adaptors and dropout masks included)
             # instead of kept: memory for time.
-            model.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs={"use_reentrant": False}
-            )
+            kwargs = {"use_reentrant": False}
+            # transformers 5.24 renamed it; the old name warns until v6.
+            if hasattr(model, "activation_checkpointing_enable"):
+                model.activation_checkpointing_enable(
+                    activation_checkpointing_kwargs=kwargs
+                )
+            else:
+                model.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs=kwargs
+                )
         # What this lobe saves, even if stage two later freezes some of it.
         self.adaptor_names = frozenset(
             name for name, p in self.named_parameters() if p.requires_grad

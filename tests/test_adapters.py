@@ -357,7 +357,8 @@ def test_activation_checkpointing_gives_the_plain_outputs_and_gradients(
             if p.requires_grad
         }
         results.append((feats.detach(), grads))
-        assert encoder.ssl.model.is_gradient_checkpointing == checkpointing
+        layers = encoder.ssl.model.encoder
+        assert layers.gradient_checkpointing == checkpointing
     (plain, plain_grads), (checked, checked_grads) = results
     torch.testing.assert_close(checked, plain, atol=1e-5, rtol=0)
     assert checked_grads.keys() == plain_grads.keys()
