@@ -184,6 +184,16 @@ def spread(values):
     return 100.0 * (q3 - q1) / statistics.median(values)
 
 
+def ratio_cell(values, digits=2):
+    """``median [min-max]`` of values measured in repeated runs."""
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    low, mid, high = min(values), median(values), max(values)
+    return f"{mid:.{digits}f} [{low:.{digits}f}-{high:.{digits}f}]"
+
+
 def markdown_table(header, rows):
     """Render a markdown table.
 

@@ -6,7 +6,8 @@ The prep reads label files and, per audio file, its header and last sample
 (no decoding of the rest), so its time depends on the number of files, not
 on their length: short clips keep the generation quick without changing
 what is measured. Reported: wall time of the first prep (all five folds,
-all checks) and of a rerun (skipped: nothing but ``prep_info.json`` read).
+all checks) and of a rerun (skipped: nothing but ``prep_info.json`` read),
+each the median [min-max] of ``--repeats`` preps into fresh folders.
 
 Usage::
 
@@ -32,6 +33,7 @@ from _common import (  # noqa: E402
     machine_lines,
     markdown_table,
     publish,
+    ratio_cell,
 )
 
 from data_prep.iemocap_prepare import prepare_iemocap  # noqa: E402
@@ -45,6 +47,7 @@ def main(argv=None):
     """Generate, prepare twice, print (and optionally record) the times."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=None, help="results markdown file")
+    parser.add_argument("--repeats", type=int, default=3)
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)
@@ -60,13 +63,18 @@ def main(argv=None):
         )
         generated = time.perf_counter() - start
         print(f"Generated {corpus['n_utterances']} files in {generated:.0f} s")
-        timings = []
-        for attempt in ("first prep", "rerun (skipped)"):
-            start = time.perf_counter()
-            prep = prepare_iemocap(root, Path(tmp) / "manifests")
-            timings.append([attempt, f"{time.perf_counter() - start:.1f}"])
-            print(f"{attempt}: {timings[-1][1]} s")
-    rows = [[name, seconds] for name, seconds in timings]
+        firsts, reruns = [], []
+        for repeat in range(args.repeats):
+            manifests = Path(tmp) / f"manifests{repeat}"
+            for attempt, timings in (("first", firsts), ("rerun", reruns)):
+                start = time.perf_counter()
+                prep = prepare_iemocap(root, manifests)
+                timings.append(time.perf_counter() - start)
+                print(f"{attempt} prep: {timings[-1]:.1f} s")
+    rows = [
+        ["first prep", ratio_cell(firsts, digits=1)],
+        ["rerun (skipped)", ratio_cell(reruns, digits=1)],
+    ]
     fold1 = {
         name: counts["total"]
         for name, counts in prep["counts"].items()
@@ -84,7 +92,13 @@ def main(argv=None):
             "default options (4 classes, excited merged into happy), five "
             f"folds written; utterances per split of fold 1: {fold1}",
             "",
-            markdown_table(["run", "wall s"], rows),
+            markdown_table(
+                [
+                    "run",
+                    f"wall s: median [min-max] of {args.repeats} repeats",
+                ],
+                rows,
+            ),
         ]
     )
     publish(section, args.out, "data_prep:iemocap")

@@ -10,8 +10,9 @@ base encoder costs.
 
 Each forward runs in ``eval()`` mode under ``torch.inference_mode()``;
 the encoders and input shapes are interleaved round-robin in one process
-(the rotation start moves every round) and the median latency is reported
-with its ratio to the base encoder.
+(the rotation start moves every round). Reported: the median latency, and
+the ratio to the base encoder as the median [min-max] of the rounds' own
+ratios (each round times every encoder once, back to back).
 
 Usage::
 
@@ -42,6 +43,7 @@ from _common import (  # noqa: E402
     markdown_table,
     median,
     publish,
+    ratio_cell,
     save_base_encoder,
     spread,
 )
@@ -141,24 +143,27 @@ def measure(encoders, inputs, warmup, repeats):
     return wall, cpu
 
 
+def round_ratios(times, name, shape):
+    """Each round's time of ``name`` over the base encoder's."""
+    return [
+        t / base for t, base in zip(times[name, shape], times["base", shape])
+    ]
+
+
 def report(wall, cpu, shapes, checks, n_merged, info, args, load_after):
     """The markdown section with the latency table."""
     rows = []
     for shape in shapes:
-        base_wall = median(wall["base", shape])
-        base_cpu = median(cpu["base", shape])
         for name in NAMES:
-            latency = median(wall[name, shape])
-            cpu_s = median(cpu[name, shape])
             rows.append(
                 [
                     shape,
                     NAMES[name],
-                    f"{latency * 1000:.0f}",
+                    f"{median(wall[name, shape]) * 1000:.0f}",
                     f"{spread(wall[name, shape]):.0f}",
-                    f"{latency / base_wall:.3f}",
-                    f"{cpu_s * 1000:.0f}",
-                    f"{cpu_s / base_cpu:.3f}",
+                    ratio_cell(round_ratios(wall, name, shape), digits=3),
+                    f"{median(cpu[name, shape]) * 1000:.0f}",
+                    ratio_cell(round_ratios(cpu, name, shape), digits=3),
                 ]
             )
     table = markdown_table(
@@ -167,9 +172,9 @@ def report(wall, cpu, shapes, checks, n_merged, info, args, load_after):
             "encoder",
             "median ms",
             "IQR %",
-            "time / base",
+            "time / base: median [range]",
             "median CPU ms",
-            "CPU / base",
+            "CPU / base: median [range]",
         ],
         rows,
     )
@@ -186,8 +191,10 @@ def report(wall, cpu, shapes, checks, n_merged, info, args, load_after):
         f"- merge_lora merged {n_merged} layers; max |merged - unmerged| = "
         f"{checks['merged_vs_unmerged']:.2e}, max |unmerged - base| = "
         f"{checks['unmerged_vs_base']:.2e} (the LoRA update is non-zero)",
-        "- IQR %: inter-quartile range over the median; CPU ms: process CPU "
-        "time (both threads), a cross-check less sensitive to other load",
+        "- IQR %: inter-quartile range over the median; ratios: median "
+        f"[min-max] over the {args.repeats} rounds of each round's ratio; "
+        "CPU ms: process CPU time (both threads), a cross-check less "
+        "sensitive to other load",
         "",
         table,
     ]

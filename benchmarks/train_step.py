@@ -7,9 +7,10 @@ backward, ``AdamW.step()`` over the trainable parameters and
 
 * **Time**: every configuration is built in this one process and the steps
   are interleaved round-robin (the start of the rotation moves every round),
-  so a load change on the machine hits all of them alike; the median over
-  the measured rounds (after warm-up) is reported, and ratios are taken to
-  full fine-tuning in the same run.
+  so a load change on the machine hits all of them alike; each repeat takes
+  the median over its measured rounds (after warm-up) and its ratios to
+  full fine-tuning. Reported: the median over the repeats of each ratio,
+  and its range (min-max over the repeats).
 * **Memory**: each configuration runs a few steps again in a fresh process
   (``multiprocessing`` spawn). Reported: peak resident memory during the
   training steps (``VmHWM`` of ``/proc/self/status``, reset with
@@ -17,11 +18,14 @@ backward, ``AdamW.step()`` over the trainable parameters and
   memory of the child before the model was built (after imports and input
   creation). It therefore counts weights, gradients, optimizer state and
   activations. Where the peak cannot be reset, ``ru_maxrss`` is used
-  (then model loading is included too; the table says so).
+  (then model loading is included too; the table says so). One fresh
+  process per configuration and repeat.
+* **bf16** rows run the forward under ``torch.autocast("cpu",
+  torch.bfloat16)``, as SpeechBrain's ``--precision bf16`` does.
 
 Usage::
 
-    python benchmarks/train_step.py --steps 10 --warmup 2 \\
+    python benchmarks/train_step.py --steps 8 --warmup 2 --repeats 3 \\
         --out benchmarks/RESULTS.md
 
 Authors
@@ -55,6 +59,7 @@ from _common import (  # noqa: E402
     markdown_table,
     median,
     publish,
+    ratio_cell,
     save_base_encoder,
     spread,
 )
@@ -72,6 +77,7 @@ COMBO = ["lora", "bottleneck", "weighted_sum", "gating"]
 #: (not a PEFTEncoder argument) makes every WavLM attention call its
 #: projection modules, as it does once LoRA is in it: full fine-tuning on
 #: that path separates the attention implementation from LoRA's own saving.
+#: ``precision: bf16`` (not one either) autocasts the forward to bfloat16.
 CONFIGS = {
     "full": ("full fine-tuning", {"full_finetune": True}),
     "full_routed": (
@@ -84,6 +90,15 @@ CONFIGS = {
     "bottleneck": ("bottleneck (64)", {"adapters": ["bottleneck"]}),
     "gating": ("gating", {"adapters": ["gating"]}),
     "combo": ("combo (LoRA+BA+WS+WG)", {"adapters": COMBO}),
+    "lora_ckpt": (
+        "LoRA + activation checkpointing",
+        {"adapters": ["lora"], "activation_checkpointing": True},
+    ),
+    "full_bf16": (
+        "full fine-tuning, bf16",
+        {"full_finetune": True, "precision": "bf16"},
+    ),
+    "lora_bf16": ("LoRA, bf16", {"adapters": ["lora"], "precision": "bf16"}),
 }
 
 N_CLASSES = 4
@@ -120,6 +135,11 @@ class Runner:
         torch.manual_seed(seed)
         spec = dict(spec)
         route_attention = spec.pop("route_attention", False)
+        self.autocast = torch.autocast(
+            "cpu",
+            dtype=torch.bfloat16,
+            enabled=spec.pop("precision", "fp32") == "bf16",
+        )
         self.encoder = PEFTEncoder(
             str(model_path), save_path=save_path, layerdrop=0.0, **spec
         )
@@ -151,7 +171,7 @@ class Runner:
 
     def step(self, wav, lens, labels):
         """One training step; returns the loss."""
-        with torch.profiler.record_function("step/forward"):
+        with torch.profiler.record_function("step/forward"), self.autocast:
             feats, feat_lens = self.encoder(wav, lens)
             loss = F.cross_entropy(self.head(feats, feat_lens), labels)
         with torch.profiler.record_function("step/backward"):
@@ -287,29 +307,42 @@ def profile(runner, batch, row_limit):
     )
 
 
-def report(keys, counts, times, cpu_times, memory, info, args, load_after):
-    """The markdown section with the results table."""
-    full_time = median(times["full"]) if "full" in times else None
-    full_cpu = median(cpu_times["full"]) if "full" in cpu_times else None
-    full_mem = memory["full"]["peak_mb"] if "full" in memory else None
+def ratios(per_repeat, key, reference="full"):
+    """``per_repeat[r][key] / per_repeat[r][reference]`` for each repeat
+    that has both."""
+    return [
+        run[key] / run[reference]
+        for run in per_repeat
+        if run.get(key) and run.get(reference)
+    ]
+
+
+def report(keys, counts, repeats, info, args, load_after):
+    """The markdown section with the results table.
+
+    ``repeats`` holds one dict per repeat: ``time`` and ``cpu`` (median
+    step seconds per configuration), ``iqr`` (per configuration) and
+    ``memory`` (:func:`memory_child` results per configuration)."""
+    step_times = [r["time"] for r in repeats]
+    cpu_times = [r["cpu"] for r in repeats]
+    peaks = [
+        {key: m["peak_mb"] for key, m in r["memory"].items()} for r in repeats
+    ]
     rows = []
     for key in keys:
         trainable, total = counts[key]
-        step = median(times[key])
-        cpu = median(cpu_times[key])
-        peak = memory.get(key, {}).get("peak_mb")
+        peak = [p[key] for p in peaks if key in p]
         rows.append(
             [
                 CONFIGS[key][0],
                 f"{trainable:,}",
                 f"{100 * trainable / total:.3f}",
-                f"{step:.3f}",
-                f"{spread(times[key]):.0f}",
-                f"{step / full_time:.2f}" if full_time else "n/a",
-                f"{cpu:.2f}",
-                f"{cpu / full_cpu:.2f}" if full_cpu else "n/a",
-                f"{peak:.0f}" if peak is not None else "n/a",
-                f"{peak / full_mem:.2f}" if full_mem and peak else "n/a",
+                f"{median([t[key] for t in step_times]):.3f}",
+                f"{median([r['iqr'][key] for r in repeats]):.0f}",
+                ratio_cell(ratios(step_times, key)),
+                ratio_cell(ratios(cpu_times, key)),
+                f"{median(peak):.0f}" if peak else "n/a",
+                ratio_cell(ratios(peaks, key)),
             ]
         )
     table = markdown_table(
@@ -320,18 +353,22 @@ def report(keys, counts, times, cpu_times, memory, info, args, load_after):
             "median step s",
             "IQR %",
             "time / full FT",
-            "median CPU s",
             "CPU / full FT",
             "peak MB",
             "memory / full FT",
         ],
         rows,
     )
-    method = next(iter(memory.values()))["method"] if memory else "n/a"
+    memories = [r["memory"] for r in repeats if r["memory"]]
+    method = next(iter(memories[0].values()))["method"] if memories else "n/a"
     model_mb = ", ".join(
-        f"{key} {memory[key]['model_mb']:.0f}" for key in keys if key in memory
+        f"{key} {memories[0][key]['model_mb']:.0f}"
+        for key in keys
+        if memories and key in memories[0]
     )
     title = f"## Training step ({args.encoder}, base size)"
+    if args.section:
+        title += f": {args.section}"
     lines = [
         title,
         "",
@@ -342,20 +379,23 @@ def report(keys, counts, times, cpu_times, memory, info, args, load_after):
         "the transformers default config; CNN front-end frozen in every "
         "configuration",
         f"- Batch: {args.batch_size} x {args.seconds:g} s of 16 kHz audio; "
-        f"{args.warmup} warm-up + {args.steps} measured steps per "
-        "configuration, interleaved round-robin in one process",
+        f"{args.repeats} repeats of {args.warmup} warm-up + {args.steps} "
+        "measured steps per configuration, interleaved round-robin in one "
+        "process",
         "- Step: forward (encoder + head + cross-entropy), backward, AdamW "
         "step, zero_grad; trainable params include the head "
         f"({counts['frozen'][0] if 'frozen' in counts else 'n/a'} "
-        "for the bare head)",
-        f"- Memory: fresh spawned process per configuration, "
+        "for the bare head); bf16 rows autocast the forward to bfloat16",
+        f"- Memory: fresh spawned process per configuration and repeat, "
         f"{args.memory_steps} steps; peak RSS during the steps ({method}) "
         "minus RSS before building the model, so weights + gradients + "
         "optimizer state + activations. Weights alone (RSS added by "
         f"building, MB): {model_mb}",
-        "- IQR %: inter-quartile range of the step times over the median; "
-        "CPU s: process CPU time of the step (both threads), a cross-check "
-        "that is less sensitive to other processes on the machine",
+        "- Ratios: median over the repeats of each repeat's ratio to full "
+        "fine-tuning, [min-max] over the repeats. Step s and IQR % (inter-"
+        "quartile range of a repeat's step times over its median): median "
+        "over the repeats. CPU: process CPU time of the step (both "
+        "threads), a cross-check less sensitive to other processes",
         "",
         table,
     ]
@@ -369,6 +409,12 @@ def parse_args(argv):
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--memory-steps", type=int, default=3)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="independent measurements; ratios are their median and range",
+    )
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument(
@@ -393,6 +439,12 @@ def parse_args(argv):
         help="where to save/reuse the random-init encoder (temp by default)",
     )
     parser.add_argument("--out", default=None, help="results markdown file")
+    parser.add_argument(
+        "--section",
+        default="",
+        help="a name for this table, so that runs of other --configs keep "
+        "their own section of the results file",
+    )
     args = parser.parse_args(argv)
     args.argv = list(argv)
     if "full" not in args.configs:
@@ -414,29 +466,40 @@ def main(argv=None):
         save_path = str(Path(tmp) / "cache")
         keys = list(dict.fromkeys(args.configs))
 
-        memory = {}
-        if not args.no_memory:
-            print("Peak memory, one fresh process per configuration")
-            memory = measure_memory(keys, model_path, save_path, args)
-
         print("Building every configuration in this process")
         runners = {
             key: Runner(model_path, CONFIGS[key][1], save_path) for key in keys
         }
         counts = {key: runner.counts() for key, runner in runners.items()}
         batch = make_batch(args.batch_size, args.seconds)
-        print(f"Timing {args.warmup} + {args.steps} interleaved rounds")
-        times, cpu_times = measure_time(runners, batch, args.warmup, args.steps)
+        repeats = []
+        for repeat in range(args.repeats):
+            print(f"Repeat {repeat + 1}/{args.repeats}")
+            memory = {}
+            if not args.no_memory:
+                print("Peak memory, one fresh process per configuration")
+                memory = measure_memory(keys, model_path, save_path, args)
+            print(f"Timing {args.warmup} + {args.steps} interleaved rounds")
+            times, cpu_times = measure_time(
+                runners, batch, args.warmup, args.steps
+            )
+            repeats.append(
+                {
+                    "time": {k: median(v) for k, v in times.items()},
+                    "cpu": {k: median(v) for k, v in cpu_times.items()},
+                    "iqr": {k: spread(v) for k, v in times.items()},
+                    "memory": memory,
+                }
+            )
         load_after = load_average()
 
         for key in args.profile:
             print(f"\n### torch.profiler, one step of {CONFIGS[key][0]}\n")
             print(profile(runners[key], batch, args.profile_rows))
 
-    section = report(
-        keys, counts, times, cpu_times, memory, info, args, load_after
-    )
-    publish(section, args.out, f"train_step:{args.encoder}")
+    section = report(keys, counts, repeats, info, args, load_after)
+    name = ":".join(filter(None, ["train_step", args.encoder, args.section]))
+    publish(section, args.out, name)
 
 
 if __name__ == "__main__":
