@@ -32,6 +32,13 @@ from speechbrain_peft.synthetic.encoders import (  # noqa: E402
 )
 
 
+def pytest_collection_modifyitems(items):
+    """Start the long end-to-end runs first: xdist (``--dist load``) hands
+    tests to the workers in this order, so the long ones spread over them
+    and the short ones fill the gaps."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def tiny_encoders(tmp_path_factory):
     """``{kind: path}`` of tiny random-init WavLM, HuBERT and wav2vec2."""

@@ -12,10 +12,13 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 import yaml
 from recipe_runs import REPO, recipe_args, run_recipe
 
 from speechbrain_peft.dataio import DurationBucketSampler
+
+pytestmark = pytest.mark.slow
 
 ARGS = [
     "--batch_size=2",
