@@ -33,9 +33,10 @@ from speechbrain_peft.synthetic.encoders import (  # noqa: E402
 
 
 def pytest_collection_modifyitems(items):
-    """Start the long end-to-end runs first: xdist (``--dist load``) hands
-    tests to the workers in this order, so the long ones spread over them
-    and the short ones fill the gaps."""
+    """Start the long end-to-end runs first: xdist (``--dist load
+    --maxschedchunk 1``) hands tests out one or two at a time in this
+    order, so the long ones spread over the workers and the short ones
+    fill the gaps."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
