@@ -218,6 +218,8 @@ def export_run(
     config[EXPORT_KEY] = {
         "format": format,
         "merged": merge,
+        # What the run trained, merged or not: the card names all of it.
+        "trained_adaptors": recognizer.config["encoder"].get("adapters"),
         "encoder_revision": revision,
         "base_encoder": base,
         "exported_from": str(run_dir.resolve()),

@@ -25,11 +25,33 @@ METRICS = {
 }
 
 
+def _trained_adaptors(config):
+    """``{name: settings}`` of every adaptor the exported run trained,
+    including those a merged export folded into the encoder weights."""
+    export = config.get("export") or {}
+    return (
+        export.get("trained_adaptors")
+        or config["encoder"].get("adapters")
+        or {}
+    )
+
+
+def _adaptor_line(config):
+    """The card's line naming each trained adaptor and its settings."""
+    kept = config["encoder"].get("adapters") or {}
+    names = [
+        f"`{name}` {json.dumps(settings)}"
+        + ("" if name in kept else " (merged into the encoder weights)")
+        for name, settings in _trained_adaptors(config).items()
+    ]
+    return "- Adaptors: " + (", ".join(names) or "none (head only)")
+
+
 def _metadata(config, results):
     """The card's YAML metadata block, as lines."""
     corpus = (config.get("run_info") or {}).get("corpus")
     dataset, licence = DATASETS.get(corpus, (corpus or "unknown", "unknown"))
-    adapters = list(config["encoder"].get("adapters") or {})
+    adapters = list(_trained_adaptors(config))
     metrics = [m.lower() for m in METRICS[config["task"]]]
     lines = [
         "---",
@@ -107,7 +129,6 @@ def model_card(config, results, export_format, folder_name):
     base = export.get("base_encoder") or {}
     params = (results or {}).get("params") or {}
     metadata, licence = _metadata(config, results)
-    adapters = config["encoder"].get("adapters") or {}
     experiment = (info.get("experiment") or {}).get("settings") or {}
     lines = [
         *metadata,
@@ -124,14 +145,7 @@ def model_card(config, results, export_format, folder_name):
         "",
         f"- Encoder: `{base.get('id', config['encoder']['source'])}`, "
         f"revision `{json.dumps(base.get('revision'))}`",
-        "- Adaptors: "
-        + (
-            ", ".join(
-                f"`{name}` {json.dumps(settings)}"
-                for name, settings in adapters.items()
-            )
-            or "none (head only)"
-        ),
+        _adaptor_line(config),
         f"- Trainable parameters: {params.get('trainable', 'n/a'):,}"
         if isinstance(params.get("trainable"), int)
         else "- Trainable parameters: n/a",

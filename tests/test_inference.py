@@ -795,3 +795,6 @@ def test_model_cards_describe_categorical_and_dimensional_runs(
     assert {"ccc_arousal", "ccc_mean"} <= set(metadata["metrics"])
     assert "arousal, valence, dominance on the corpus scale [1.0, 5.0]" in body
     assert 'from_pretrained("dim_export/encoder")' in body
+    # LoRA is folded into the encoder weights, and still named as trained.
+    assert "lora" in metadata["tags"]
+    assert "`lora` " in body and "(merged into the encoder weights)" in body
