@@ -42,6 +42,10 @@ from speechbrain.utils.checkpoints import (
 )
 from torch import nn
 
+from speechbrain_peft.activation_checkpointing import (
+    checkpointing_mode,
+    enable_activation_checkpointing,
+)
 from speechbrain_peft.adapters import (
     METHODS,
     adaptor_settings,
@@ -104,11 +108,15 @@ class PEFTEncoder(nn.Module):
         practice for wav2vec 2.0-family fine-tuning).
     layerdrop : float
         LayerDrop probability during training; keep 0 with a weighted sum.
-    activation_checkpointing : bool
+    activation_checkpointing : bool or str
         Recompute each encoder layer's activations in the backward instead
         of keeping them: less memory (a larger batch or longer utterances
-        fit), more time. Outputs and gradients are the plain path's. No
-        effect when nothing inside the encoder trains.
+        fit), more time. ``"full"`` (or True) recomputes whole layers,
+        ``"selective"`` keeps the feed-forward projections' outputs and
+        recomputes the rest (see
+        :mod:`speechbrain_peft.activation_checkpointing`). Outputs and
+        gradients are the plain path's. No effect when nothing inside the
+        encoder trains.
 
     Example
     -------
@@ -136,6 +144,7 @@ class PEFTEncoder(nn.Module):
     ):
         super().__init__()
         self.settings = adaptor_settings(adapters)
+        checkpointing = checkpointing_mode(activation_checkpointing)
         self.source = str(source)
         self.adapter_layers = (
             None if adapter_layers is None else list(adapter_layers)
@@ -180,20 +189,8 @@ class PEFTEncoder(nn.Module):
         }
         self._freeze(model, full_finetune, freeze_feature_extractor)
         self._inject(model)
-        if activation_checkpointing and self.encoder_trains:
-            # Each layer's activations are recomputed in the backward
-            # (non-reentrant: hooks, adaptors and dropout masks included)
-            # instead of kept: memory for time.
-            kwargs = {"use_reentrant": False}
-            # transformers 5.24 renamed it; the old name warns until v6.
-            if hasattr(model, "activation_checkpointing_enable"):
-                model.activation_checkpointing_enable(
-                    activation_checkpointing_kwargs=kwargs
-                )
-            else:
-                model.gradient_checkpointing_enable(
-                    gradient_checkpointing_kwargs=kwargs
-                )
+        if checkpointing and self.encoder_trains:
+            enable_activation_checkpointing(model, checkpointing)
         # What this lobe saves, even if stage two later freezes some of it.
         self.adaptor_names = frozenset(
             name for name, p in self.named_parameters() if p.requires_grad

@@ -316,10 +316,13 @@ def test_clear_errors(tiny_encoders):
         PEFTEncoder(source, adapters=["prefix"])
     with pytest.raises(ValueError, match="Available names: .*q_proj"):
         PEFTEncoder(source, adapters={"lora": {"targets": ["query"]}})
+    with pytest.raises(ValueError, match="'partial' is not a mode.*selective"):
+        PEFTEncoder(source, activation_checkpointing="partial")
 
 
+@pytest.mark.parametrize("mode", ["full", "selective"])
 def test_activation_checkpointing_gives_the_plain_outputs_and_gradients(
-    tiny_encoders, encoder_kind, wav_batch
+    tiny_encoders, encoder_kind, wav_batch, mode
 ):
     """Every adaptor, the rerouted WavLM attention included: the same
     features and the same gradient of every trainable tensor (dropout
@@ -328,7 +331,7 @@ def test_activation_checkpointing_gives_the_plain_outputs_and_gradients(
     adapters = {name: {} for name in ("lora", "bottleneck", "gating")}
     adapters["weighted_sum"] = {}
     results = []
-    for checkpointing in (False, True):
+    for checkpointing in (False, mode):
         torch.manual_seed(0)
         encoder = PEFTEncoder(
             str(tiny_encoders[encoder_kind]),
@@ -358,9 +361,57 @@ def test_activation_checkpointing_gives_the_plain_outputs_and_gradients(
         }
         results.append((feats.detach(), grads))
         layers = encoder.ssl.model.encoder
-        assert layers.gradient_checkpointing == checkpointing
+        assert layers.gradient_checkpointing == bool(checkpointing)
     (plain, plain_grads), (checked, checked_grads) = results
     torch.testing.assert_close(checked, plain, atol=1e-5, rtol=0)
     assert checked_grads.keys() == plain_grads.keys()
     for name, grad in checked_grads.items():
         torch.testing.assert_close(grad, plain_grads[name], atol=1e-5, rtol=0)
+
+
+def bytes_held_by_forward(encoder, wav, lens):
+    """Bytes of live tensors a forward leaves for its backward (and its
+    output), from the allocation events ``torch.profiler`` records."""
+    profiler = torch.profiler
+    with profiler.profile(
+        activities=[profiler.ProfilerActivity.CPU], profile_memory=True
+    ) as prof:
+        with profiler.record_function("forward"):
+            feats, _ = encoder(wav, lens)
+    events = prof.profiler.kineto_results.events()
+    forward = next(e for e in events if e.name() == "forward")
+    held = sum(
+        e.nbytes()
+        for e in events
+        if e.name() == "[memory]" and e.start_ns() >= forward.start_ns()
+    )
+    feats.sum().backward()
+    return held
+
+
+def test_selective_checkpointing_keeps_exactly_the_feed_forward_outputs(
+    tiny_encoders, wav_batch
+):
+    """Full checkpointing keeps each layer's input; selective keeps, on top,
+    the outputs of the two feed-forward projections of every layer, and
+    nothing else; without checkpointing much more is kept."""
+    wav, lens = wav_batch
+    held = {}
+    for mode in (False, "full", "selective"):
+        encoder = PEFTEncoder(
+            str(tiny_encoders["wavlm"]),
+            adapters=["lora"],
+            activation_checkpointing=mode,
+        ).train()
+        held[mode] = bytes_held_by_forward(encoder, wav, lens)
+    config = encoder.ssl.model.config
+    frames = encoder.ssl.model._get_feat_extract_output_lengths(wav.shape[1])
+    feed_forward_outputs = (
+        config.num_hidden_layers
+        * wav.shape[0]
+        * frames
+        * (config.intermediate_size + config.hidden_size)
+        * 4
+    )
+    assert held["selective"] - held["full"] == feed_forward_outputs
+    assert held[False] > 2 * held["selective"]

@@ -174,10 +174,10 @@ def outputs_and_gradients(encoder, head, forward):
     "adapters,layers,checkpointing",
     [
         (["lora"], [2], False),
-        (["lora", "weighted_sum"], [1, 2], False),
-        (["lora", "bottleneck", "gating", "weighted_sum"], None, True),
+        (["lora", "weighted_sum"], [1, 2], "full"),
+        (["lora", "bottleneck", "gating", "weighted_sum"], None, "selective"),
     ],
-    ids=["lora_top1", "lora_ws_top2", "combo_all_checkpointed"],
+    ids=["lora_top1", "lora_ws_top2_full_ckpt", "combo_all_selective_ckpt"],
 )
 def test_lower_layer_cache_gives_the_uncached_outputs_and_gradients(
     dropout_free_encoders,
