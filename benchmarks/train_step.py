@@ -11,15 +11,24 @@ backward, ``AdamW.step()`` over the trainable parameters and
   the median over its measured rounds (after warm-up) and its ratios to
   full fine-tuning. Reported: the median over the repeats of each ratio,
   and its range (min-max over the repeats).
-* **Memory**: each configuration runs a few steps again in a fresh process
-  (``multiprocessing`` spawn). Reported: peak resident memory during the
-  training steps (``VmHWM`` of ``/proc/self/status``, reset with
-  ``/proc/self/clear_refs`` once the model is built) minus the resident
-  memory of the child before the model was built (after imports and input
-  creation). It therefore counts weights, gradients, optimizer state and
-  activations. Where the peak cannot be reset, ``ru_maxrss`` is used
-  (then model loading is included too; the table says so). One fresh
-  process per configuration and repeat.
+* **Memory**, two measures, each in fresh processes (``multiprocessing``
+  spawn):
+
+  - *Tensor peak*: the most bytes held in live tensors at once, from
+    before the model is built to the end of a few steps, summed from the
+    allocation and free events ``torch.profiler`` records. It counts
+    weights, gradients, optimizer state and activations, and nothing else:
+    what ``torch.cuda.max_memory_allocated`` reports on a GPU, where the
+    issue's users hit the limit. The same allocations happen in every
+    repeat, so it is measured once per configuration.
+  - *RSS peak*: peak resident memory of the process during the steps
+    (``VmHWM`` of ``/proc/self/status``, reset with
+    ``/proc/self/clear_refs`` once the model is built) minus its resident
+    memory before the model was built. On top of the tensors it holds what
+    the C allocator keeps after a free and the library code the backward
+    pages in. Where the peak cannot be reset, ``ru_maxrss`` is used (then
+    model loading is included too; the table says so). One fresh process
+    per configuration and repeat.
 * **bf16** rows run the forward under ``torch.autocast("cpu",
   torch.bfloat16)``, as SpeechBrain's ``--precision bf16`` does.
 
@@ -91,8 +100,12 @@ CONFIGS = {
     "gating": ("gating", {"adapters": ["gating"]}),
     "combo": ("combo (LoRA+BA+WS+WG)", {"adapters": COMBO}),
     "lora_ckpt": (
-        "LoRA + activation checkpointing",
-        {"adapters": ["lora"], "activation_checkpointing": True},
+        "LoRA + selective activation checkpointing",
+        {"adapters": ["lora"], "activation_checkpointing": "selective"},
+    ),
+    "lora_ckpt_full": (
+        "LoRA + full activation checkpointing",
+        {"adapters": ["lora"], "activation_checkpointing": "full"},
     ),
     "full_bf16": (
         "full fine-tuning, bf16",
@@ -243,9 +256,39 @@ def memory_child(model_path, spec, save_path, batch, seconds, threads, steps):
     }
 
 
-def measure_memory(keys, model_path, save_path, args):
-    """Run :func:`memory_child` for each configuration, one fresh process
-    per configuration, one after the other."""
+def live_tensor_peak(prof):
+    """The most bytes held in live tensors at once during ``prof``: the
+    running sum of its allocation (+) and free (-) events."""
+    events = sorted(
+        (event.start_ns(), event.nbytes())
+        for event in prof.profiler.kineto_results.events()
+        if event.name() == "[memory]"
+    )
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    return peak
+
+
+def tensor_child(model_path, spec, save_path, batch, seconds, threads, steps):
+    """Tensor peak in MB (see the module docstring) of building the model
+    and running ``steps`` training steps, in a fresh process."""
+    torch.set_num_threads(threads)
+    logging.disable(logging.WARNING)
+    wav, lens, labels = make_batch(batch, seconds)
+    with torch.profiler.profile(
+        activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
+    ) as prof:
+        runner = Runner(model_path, spec, save_path)
+        for _ in range(steps):
+            runner.step(wav, lens, labels)
+    return live_tensor_peak(prof) / 2**20
+
+
+def in_fresh_processes(child, keys, model_path, save_path, args):
+    """``{key: child(...)}`` for each configuration, each in a fresh
+    process, one after the other."""
     context = multiprocessing.get_context("spawn")
     results = {}
     for key in keys:
@@ -253,7 +296,7 @@ def measure_memory(keys, model_path, save_path, args):
             max_workers=1, mp_context=context
         ) as pool:
             results[key] = pool.submit(
-                memory_child,
+                child,
                 str(model_path),
                 CONFIGS[key][1],
                 save_path,
@@ -262,10 +305,7 @@ def measure_memory(keys, model_path, save_path, args):
                 args.threads,
                 args.memory_steps,
             ).result()
-        print(
-            f"  memory {key}: peak {results[key]['peak_mb']:.0f} MB",
-            flush=True,
-        )
+        print(f"  {child.__name__} {key}: {results[key]}", flush=True)
     return results
 
 
@@ -317,9 +357,42 @@ def ratios(per_repeat, key, reference="full"):
     ]
 
 
-def report(keys, counts, repeats, info, args, load_after):
+def memory_lines(keys, repeats, args):
+    """How the memory columns were measured, or that they were not."""
+    memories = [r["memory"] for r in repeats if r["memory"]]
+    if not memories:
+        return ["- Memory: not measured (`--no-memory`)"]
+    method = next(iter(memories[0].values()))["method"]
+    model_mb = ", ".join(
+        f"{key} {memories[0][key]['model_mb']:.0f}" for key in keys
+    )
+    return [
+        "- Tensor peak: the most bytes in live tensors at once (weights, "
+        "gradients, optimizer state, activations; what "
+        "`torch.cuda.max_memory_allocated` counts on a GPU), from the "
+        "allocation events `torch.profiler` records while a fresh process "
+        f"builds the model and runs {args.memory_steps} steps; "
+        "deterministic, so measured once per configuration",
+        f"- RSS peak: fresh spawned process per configuration and repeat, "
+        f"{args.memory_steps} steps; peak RSS during the steps ({method}) "
+        "minus RSS before building the model: the tensors plus what the C "
+        "allocator keeps after frees and the library code the steps page "
+        f"in. Weights alone (RSS added by building, MB): {model_mb}",
+    ]
+
+
+def tensor_cells(tensor_peaks, key):
+    """The tensor peak of ``key`` and its ratio to full fine-tuning."""
+    if key not in tensor_peaks:
+        return ["n/a", "n/a"]
+    ratio = tensor_peaks[key] / tensor_peaks["full"]
+    return [f"{tensor_peaks[key]:.0f}", f"{ratio:.2f}"]
+
+
+def report(keys, counts, tensor_peaks, repeats, info, args, load_after):
     """The markdown section with the results table.
 
+    ``tensor_peaks`` holds the tensor peak (MB) per configuration;
     ``repeats`` holds one dict per repeat: ``time`` and ``cpu`` (median
     step seconds per configuration), ``iqr`` (per configuration) and
     ``memory`` (:func:`memory_child` results per configuration)."""
@@ -341,6 +414,7 @@ def report(keys, counts, repeats, info, args, load_after):
                 f"{median([r['iqr'][key] for r in repeats]):.0f}",
                 ratio_cell(ratios(step_times, key)),
                 ratio_cell(ratios(cpu_times, key)),
+                *tensor_cells(tensor_peaks, key),
                 f"{median(peak):.0f}" if peak else "n/a",
                 ratio_cell(ratios(peaks, key)),
             ]
@@ -354,17 +428,12 @@ def report(keys, counts, repeats, info, args, load_after):
             "IQR %",
             "time / full FT",
             "CPU / full FT",
-            "peak MB",
-            "memory / full FT",
+            "tensor peak MB",
+            "tensors / full FT",
+            "RSS peak MB",
+            "RSS / full FT",
         ],
         rows,
-    )
-    memories = [r["memory"] for r in repeats if r["memory"]]
-    method = next(iter(memories[0].values()))["method"] if memories else "n/a"
-    model_mb = ", ".join(
-        f"{key} {memories[0][key]['model_mb']:.0f}"
-        for key in keys
-        if memories and key in memories[0]
     )
     title = f"## Training step ({args.encoder}, base size)"
     if args.section:
@@ -386,11 +455,7 @@ def report(keys, counts, repeats, info, args, load_after):
         "step, zero_grad; trainable params include the head "
         f"({counts['frozen'][0] if 'frozen' in counts else 'n/a'} "
         "for the bare head); bf16 rows autocast the forward to bfloat16",
-        f"- Memory: fresh spawned process per configuration and repeat, "
-        f"{args.memory_steps} steps; peak RSS during the steps ({method}) "
-        "minus RSS before building the model, so weights + gradients + "
-        "optimizer state + activations. Weights alone (RSS added by "
-        f"building, MB): {model_mb}",
+        *memory_lines(keys, repeats, args),
         "- Ratios: median over the repeats of each repeat's ratio to full "
         "fine-tuning, [min-max] over the repeats. Step s and IQR % (inter-"
         "quartile range of a repeat's step times over its median): median "
@@ -472,13 +537,21 @@ def main(argv=None):
         }
         counts = {key: runner.counts() for key, runner in runners.items()}
         batch = make_batch(args.batch_size, args.seconds)
+        tensor_peaks = {}
+        if not args.no_memory:
+            print("Tensor peaks, one fresh process per configuration")
+            tensor_peaks = in_fresh_processes(
+                tensor_child, keys, model_path, save_path, args
+            )
         repeats = []
         for repeat in range(args.repeats):
             print(f"Repeat {repeat + 1}/{args.repeats}")
             memory = {}
             if not args.no_memory:
-                print("Peak memory, one fresh process per configuration")
-                memory = measure_memory(keys, model_path, save_path, args)
+                print("RSS peaks, one fresh process per configuration")
+                memory = in_fresh_processes(
+                    memory_child, keys, model_path, save_path, args
+                )
             print(f"Timing {args.warmup} + {args.steps} interleaved rounds")
             times, cpu_times = measure_time(
                 runners, batch, args.warmup, args.steps
@@ -497,7 +570,9 @@ def main(argv=None):
             print(f"\n### torch.profiler, one step of {CONFIGS[key][0]}\n")
             print(profile(runners[key], batch, args.profile_rows))
 
-    section = report(keys, counts, repeats, info, args, load_after)
+    section = report(
+        keys, counts, tensor_peaks, repeats, info, args, load_after
+    )
     name = ":".join(filter(None, ["train_step", args.encoder, args.section]))
     publish(section, args.out, name)
 
