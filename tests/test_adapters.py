@@ -10,6 +10,7 @@ Authors
 import pytest
 import torch
 from peft import LoraConfig
+from torch.utils._python_dispatch import TorchDispatchMode
 from transformers import AutoModel, WavLMConfig, WavLMModel
 
 from speechbrain_peft.adapters import (
@@ -320,13 +321,16 @@ def test_clear_errors(tiny_encoders):
         PEFTEncoder(source, activation_checkpointing="partial")
 
 
+@pytest.mark.parametrize("dropout", [False, True], ids=["no_dropout", ""])
 @pytest.mark.parametrize("mode", ["full", "selective"])
 def test_activation_checkpointing_gives_the_plain_outputs_and_gradients(
-    tiny_encoders, encoder_kind, wav_batch, mode
+    tiny_encoders, encoder_kind, wav_batch, mode, dropout
 ):
     """Every adaptor, the rerouted WavLM attention included: the same
-    features and the same gradient of every trainable tensor (dropout
-    off), with the layers' activations recomputed in the backward."""
+    features and the same gradient of every trainable tensor, with the
+    layers' activations recomputed in the backward. With dropout, the
+    recompute uses the forward's masks (full: the random state is replayed;
+    selective: the masks are kept)."""
     wav, lens = wav_batch
     adapters = {name: {} for name in ("lora", "bottleneck", "gating")}
     adapters["weighted_sum"] = {}
@@ -338,9 +342,10 @@ def test_activation_checkpointing_gives_the_plain_outputs_and_gradients(
             adapters=adapters,
             activation_checkpointing=checkpointing,
         )
-        for module in encoder.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = 0.0
+        if not dropout:
+            for module in encoder.modules():
+                if isinstance(module, torch.nn.Dropout):
+                    module.p = 0.0
         for param in encoder.parameters():
             if param.requires_grad:  # B and W_up start at 0: move them
                 torch.nn.init.normal_(param, std=0.1)
@@ -393,8 +398,9 @@ def test_selective_checkpointing_keeps_exactly_the_feed_forward_outputs(
     tiny_encoders, wav_batch
 ):
     """Full checkpointing keeps each layer's input; selective keeps, on top,
-    the outputs of the two feed-forward projections of every layer, and
-    nothing else; without checkpointing much more is kept."""
+    the outputs of the two feed-forward projections of every layer and its
+    dropout masks as bytes, and nothing else; without checkpointing much
+    more is kept."""
     wav, lens = wav_batch
     held = {}
     for mode in (False, "full", "selective"):
@@ -406,12 +412,53 @@ def test_selective_checkpointing_keeps_exactly_the_feed_forward_outputs(
         held[mode] = bytes_held_by_forward(encoder, wav, lens)
     config = encoder.ssl.model.config
     frames = encoder.ssl.model._get_feat_extract_output_lengths(wav.shape[1])
+    per_frame = wav.shape[0] * frames * config.num_hidden_layers
     feed_forward_outputs = (
-        config.num_hidden_layers
-        * wav.shape[0]
-        * frames
-        * (config.intermediate_size + config.hidden_size)
-        * 4
+        per_frame * (config.intermediate_size + config.hidden_size) * 4
     )
-    assert held["selective"] - held["full"] == feed_forward_outputs
+    # One byte per element: attention probabilities, the attention output,
+    # the intermediate activation and the feed-forward output.
+    masks = per_frame * (
+        config.num_attention_heads * frames
+        + config.hidden_size
+        + config.intermediate_size
+        + config.hidden_size
+    )
+    assert held["selective"] - held["full"] == feed_forward_outputs + masks
     assert held[False] > 2 * held["selective"]
+
+
+class CountDraws(TorchDispatchMode):
+    """Counts the in-place ``bernoulli_`` calls (CPU dropout masks) that
+    reach it."""
+
+    def __init__(self):
+        super().__init__()
+        self.draws = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.draws += func is torch.ops.aten.bernoulli_.float
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("mode,draws_again", [("full", 1), ("selective", 0)])
+def test_selective_recompute_draws_no_dropout_mask(
+    tiny_encoders, wav_batch, mode, draws_again
+):
+    """Full checkpointing draws every dropout mask again in the backward
+    (from the replayed random state); selective reuses the forward's."""
+    wav, lens = wav_batch
+    encoder = PEFTEncoder(
+        str(tiny_encoders["wavlm"]),
+        adapters=["lora"],
+        activation_checkpointing=mode,
+    ).train()
+    with CountDraws() as forward:
+        feats, _ = encoder(wav, lens)
+    with CountDraws() as backward:
+        feats.sum().backward()
+    # The encoder's input dropout, then two checkpointed layers, each with
+    # attention, attention output, activation and feed-forward output masks.
+    in_layers = 2 * 4
+    assert forward.draws == 1 + in_layers
+    assert backward.draws == draws_again * in_layers
