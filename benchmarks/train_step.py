@@ -413,6 +413,7 @@ def report(keys, counts, tensor_peaks, repeats, info, args, load_after):
                 f"{median([t[key] for t in step_times]):.3f}",
                 f"{median([r['iqr'][key] for r in repeats]):.0f}",
                 ratio_cell(ratios(step_times, key)),
+                ratio_cell(ratios(step_times, key, reference="lora")),
                 ratio_cell(ratios(cpu_times, key)),
                 *tensor_cells(tensor_peaks, key),
                 f"{median(peak):.0f}" if peak else "n/a",
@@ -427,6 +428,7 @@ def report(keys, counts, tensor_peaks, repeats, info, args, load_after):
             "median step s",
             "IQR %",
             "time / full FT",
+            "time / LoRA",
             "CPU / full FT",
             "tensor peak MB",
             "tensors / full FT",
@@ -457,7 +459,8 @@ def report(keys, counts, tensor_peaks, repeats, info, args, load_after):
         "for the bare head); bf16 rows autocast the forward to bfloat16",
         *memory_lines(keys, repeats, args),
         "- Ratios: median over the repeats of each repeat's ratio to full "
-        "fine-tuning, [min-max] over the repeats. Step s and IQR % (inter-"
+        "fine-tuning (or to plain LoRA, when it ran), [min-max] over the "
+        "repeats. Step s and IQR % (inter-"
         "quartile range of a repeat's step times over its median): median "
         "over the repeats. CPU: process CPU time of the step (both "
         "threads), a cross-check less sensitive to other processes",
