@@ -133,8 +133,8 @@ class _ReplayDraws(TorchDispatchMode):
 
 
 class _Nested:
-    """Enters ``contexts`` in order and leaves them in reverse, as often
-    as it is entered (a recompute may run more than once)."""
+    """Enters ``contexts`` in order and leaves them in reverse; unlike a
+    generator-based context manager, it can be entered again."""
 
     def __init__(self, *contexts):
         self.contexts = contexts
