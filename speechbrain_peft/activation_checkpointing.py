@@ -15,8 +15,9 @@ Two modes:
   with LoRA: see ``benchmarks/RESULTS.md``, training step.
 
 Both use PyTorch's non-reentrant checkpoint through transformers, so
-hooks, adaptors and dropout masks (the random state is replayed) behave as
-in the plain forward.
+hooks and adaptors behave as in the plain forward, and the recompute uses
+the forward's dropout masks (``full`` replays the random state,
+``selective`` keeps the masks).
 
 Authors
  * speechbrain-peft-ser developers 2026

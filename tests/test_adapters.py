@@ -321,7 +321,9 @@ def test_clear_errors(tiny_encoders):
         PEFTEncoder(source, activation_checkpointing="partial")
 
 
-@pytest.mark.parametrize("dropout", [False, True], ids=["no_dropout", ""])
+@pytest.mark.parametrize(
+    "dropout", [False, True], ids=["no_dropout", "dropout"]
+)
 @pytest.mark.parametrize("mode", ["full", "selective"])
 def test_activation_checkpointing_gives_the_plain_outputs_and_gradients(
     tiny_encoders, encoder_kind, wav_batch, mode, dropout
