@@ -322,7 +322,7 @@ class EmotionBrain(sb.Brain):
                 )
             return
         stats = {"loss": stage_loss, **self.metrics.summarize()}
-        scalars = {k: v for k, v in stats.items() if k not in ("confusion",)}
+        scalars = {k: v for k, v in stats.items() if isinstance(v, int | float)}
         if stage == sb.Stage.VALID:
             old_lr, new_lr = self.hparams.lr_annealing(stats["loss"])
             sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)

@@ -26,6 +26,9 @@ from speechbrain_peft.errors import ConfigError, UserError
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("ID", "duration", "wav", "spk_id", "emo")
+# The split that trains: ``max_duration`` crops it; the others are scored
+# on whole utterances unless ``eval_max_duration`` says otherwise.
+TRAINING_SPLIT = "train"
 DIMENSIONS = ("arousal", "valence", "dominance")
 # The encoders' front-end receptive field (25 ms at 16 kHz): shorter audio
 # yields no frame at all, so it is zero-padded up to this length.
@@ -272,6 +275,7 @@ def create_datasets(
     dimension_scale=None,
     sample_rate=16000,
     max_duration=None,
+    eval_max_duration=None,
     check_audio=True,
     data_root=None,
     label_map=None,
@@ -291,7 +295,11 @@ def create_datasets(
     sample_rate : int
         The encoder's rate.
     max_duration : float, optional
-        See :class:`AudioReader`.
+        Crop the training split's utterances to this many seconds (see
+        :class:`AudioReader`).
+    eval_max_duration : float, optional
+        Crop the other splits' utterances (None: score whole utterances,
+        the usual protocol).
     check_audio, data_root : bool, str
         See :func:`read_manifest`.
     label_map : dict, optional
@@ -302,8 +310,8 @@ def create_datasets(
     -------
     Datasets
         ``{split: DynamicItemDataset}`` with output keys ``id``, ``wav``,
-        ``sig``, ``duration`` and ``target_tensor``, and the label map's
-        left-out counts in ``left_out``.
+        ``sig``, ``duration`` and ``target_tensor``, the label map's
+        left-out counts in ``left_out`` and the crops in ``cropped``.
     """
     if task not in ("categorical", "dimensional"):
         raise ConfigError(f"task must be categorical or dimensional: {task!r}")
@@ -312,7 +320,6 @@ def create_datasets(
     label_set = (
         list(label_encoder.lab2ind) if label_encoder is not None else None
     )
-    read_audio = AudioReader(sample_rate, max_duration)
     datasets = Datasets()
     frames = {
         split: read_manifest(
@@ -332,6 +339,13 @@ def create_datasets(
     for split, df in frames.items():
         csv_path = manifests[split]
         datasets.ids_sha256[split] = id_hash(df["ID"])
+        crop = max_duration if split == TRAINING_SPLIT else eval_max_duration
+        datasets.cropped[split] = {
+            "max_duration": crop,
+            "utterances": 0
+            if crop is None
+            else int((df["duration"] > crop).sum()),
+        }
         if label_map:
             df, datasets.left_out[split] = map_labels(df, label_map, csv_path)
         data = {}
@@ -349,7 +363,9 @@ def create_datasets(
                 "target": target,
             }
         dataset = sb.dataio.dataset.DynamicItemDataset(data)
-        dataset.add_dynamic_item(read_audio, takes="wav", provides="sig")
+        dataset.add_dynamic_item(
+            AudioReader(sample_rate, crop), takes="wav", provides="sig"
+        )
         dataset.add_dynamic_item(
             torch.as_tensor, takes="target", provides="target_tensor"
         )
@@ -364,14 +380,25 @@ def create_datasets(
 class Datasets(dict):
     """``{split: DynamicItemDataset}``, with what identifies each split's
     manifest (``ids_sha256``: the hash of its sorted IDs, as in
-    ``prep_info.json``) and, in ``left_out``, the utterances a label map
+    ``prep_info.json``), in ``left_out`` the utterances a label map
     left out of each split, counted per label (``{split: {label:
-    count}}``; only splits read through a label map)."""
+    count}}``; only splits read through a label map), and in ``cropped``
+    each split's crop length and how many of its utterances it crops
+    (``{split: {"max_duration": s, "utterances": n}}``)."""
 
     def __init__(self):
         super().__init__()
         self.ids_sha256 = {}
         self.left_out = {}
+        self.cropped = {}
+
+    def update_from(self, other):
+        """Add the splits of another :class:`Datasets` with their
+        records."""
+        self.update(other)
+        self.ids_sha256.update(other.ids_sha256)
+        self.left_out.update(other.left_out)
+        self.cropped.update(other.cropped)
 
 
 def map_labels(df, label_map, csv_path):
@@ -474,6 +501,56 @@ class DurationBucketSampler(torch.utils.data.Sampler):
 
     def __len__(self):
         return math.ceil(len(self.durations) / self.batch_size)
+
+
+class LengthBatchSampler(torch.utils.data.Sampler):
+    """Evaluation batches by length: the longest utterances first, each
+    batch at most ``batch_size`` utterances and, when ``max_seconds`` is
+    set, at most that many seconds of padded audio, so that a long
+    utterance runs alone (within the memory a training batch takes) and
+    short ones share a batch. The order is fixed.
+
+    Arguments
+    ---------
+    durations : list of float
+        Duration of each item of the dataset, in order.
+    batch_size : int
+        Most items per batch.
+    max_seconds : float, optional
+        Most padded seconds per batch (a longer utterance still gets a
+        batch of its own).
+
+    Example
+    -------
+    >>> list(LengthBatchSampler([1, 9, 2, 8, 3], 2, max_seconds=10))
+    [[1], [3], [4, 2], [0]]
+    """
+
+    def __init__(self, durations, batch_size, max_seconds=None):
+        self.durations = np.asarray(durations, dtype=float)
+        self.batch_size = batch_size
+        self.max_seconds = max_seconds
+        self._batches = self._pack()
+
+    def _pack(self):
+        batches, batch = [], []
+        for index in np.argsort(-self.durations, kind="stable").tolist():
+            longest = self.durations[batch[0]] if batch else 0.0
+            padded = max(longest, self.durations[index]) * (len(batch) + 1)
+            full = len(batch) == self.batch_size or (
+                self.max_seconds is not None and padded > self.max_seconds
+            )
+            if batch and full:
+                batches.append(batch)
+                batch = []
+            batch.append(index)
+        return batches + ([batch] if batch else [])
+
+    def __iter__(self):
+        return iter(self._batches)
+
+    def __len__(self):
+        return len(self._batches)
 
 
 def durations_of(dataset):

@@ -28,6 +28,7 @@ Authors
 """
 
 import contextlib
+import functools
 import logging
 import re
 
@@ -53,7 +54,10 @@ from speechbrain_peft.adapters import (
     upgrade_flat_settings,
 )
 from speechbrain_peft.checkpoints import load_trainable, save_trainable
-from speechbrain_peft.encoder_source import load_encoder_config
+from speechbrain_peft.encoder_source import (
+    encoder_identity,
+    load_encoder_config,
+)
 from speechbrain_peft.errors import ConfigError
 from speechbrain_peft.layer_split import lower_part, upper_part
 from speechbrain_peft.padding import (
@@ -467,16 +471,36 @@ class PEFTEncoder(nn.Module):
             return self.combiner(hidden)
         return hidden[-1]
 
+    @functools.cached_property
+    def weights_identity(self):
+        """The base encoder's name and weights (see
+        :func:`~speechbrain_peft.encoder_source.encoder_identity`), read
+        once: what runs, checkpoints and exports name it by."""
+        return encoder_identity(self.source, self.ssl.model.config)
+
+    def _checkpoint_metadata(self):
+        """What a checkpoint of this lobe must agree with: its
+        configuration and the base encoder's weights."""
+        return {
+            **self.config_summary,
+            "weights": self.weights_identity["revision"],
+        }
+
     @mark_as_saver
     def _save(self, path):
-        save_trainable(self, path, metadata=self.config_summary)
+        save_trainable(self, path, metadata=self._checkpoint_metadata())
 
     @mark_as_loader
     def _load(self, path, end_of_epoch=False):
         del end_of_epoch  # the same tensors are restored either way
-        load_trainable(
-            self,
-            path,
-            expected_metadata=self.config_summary,
-            upgrade=upgrade_flat_settings,
-        )
+        expected = self._checkpoint_metadata()
+
+        def upgrade(saved):
+            # Checkpoints written before the weights were recorded cannot
+            # be checked for them.
+            return {
+                "weights": expected["weights"],
+                **upgrade_flat_settings(saved),
+            }
+
+        load_trainable(self, path, expected_metadata=expected, upgrade=upgrade)

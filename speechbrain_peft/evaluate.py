@@ -18,6 +18,15 @@ was evaluated (``evaluated_run``); ``corpus`` is the evaluated corpus
 experiment is its own (the run's plus what it was evaluated on), so the
 results table never averages it into the training row.
 
+Utterances are scored whole (``--max-duration`` crops them, counted per
+split under ``cropped``), in batches by length. A run is never scored on
+speakers it or an ancestor trained on (its ``speakers.json``): such
+manifests are refused, naming the speakers, unless
+``--allow-trained-speakers`` is given; the result then records the
+overlap under ``speaker_check`` and is an experiment of its own. A run
+artifact that recorded no training speakers (an export) is evaluated with
+``speaker_check`` saying so.
+
 Labels: ``--label-map`` maps the manifest's labels to the run's
 (``manifest_label=run_label``); without it, labels the run knows map to
 themselves. Utterances whose label has no mapping are left out; their
@@ -43,10 +52,21 @@ import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from data_prep.manifest import prep_info_of
-from speechbrain_peft.dataio import create_datasets
+from speechbrain_peft.dataio import (
+    LengthBatchSampler,
+    create_datasets,
+    durations_of,
+)
 from speechbrain_peft.errors import ConfigError, run_command
 from speechbrain_peft.experiment import experiment_id
 from speechbrain_peft.inference import EmotionRecognizer
+from speechbrain_peft.lineage import (
+    SpeakerLeakError,
+    named_overlap,
+    recorded_trained_on,
+    speaker_overlap,
+    split_speakers,
+)
 from speechbrain_peft.metrics import EmotionMetrics
 from speechbrain_peft.outputs import parameter_summary, write_results
 
@@ -54,18 +74,28 @@ logger = logging.getLogger(__name__)
 # What an evaluation copies from the evaluated run, so the results table can
 # tell its folds and seeds apart.
 RUN_FIELDS = ("config", "fold", "folds", "seed")
+# What an evaluation was run on that changes its numbers.
+EXPERIMENT_FIELDS = (
+    "corpus",
+    "manifest_ids_sha256",
+    "label_map",
+    "max_duration",
+    "trained_speakers",
+)
 
 
 def evaluation_experiment(run_info, evaluated_on):
     """The experiment of an evaluation: the evaluated run's experiment and
-    what it was evaluated on (corpus, manifests by their IDs, label map),
-    never the evaluated run's own experiment.
+    what it was evaluated on (corpus, manifests by their IDs, label map,
+    evaluation crop, trained speakers allowed), never the evaluated run's
+    own experiment.
 
     Example
     -------
     >>> run = {"experiment": {"id": "ab", "settings": {"lr": 0.1}}}
     >>> on = {"corpus": "MSP-Podcast", "manifest_ids_sha256": {"t": "9f"},
-    ...       "label_map": None, "data_root": "/c", "manifests": {}}
+    ...       "label_map": None, "data_root": "/c", "manifests": {},
+    ...       "max_duration": None, "trained_speakers": {}}
     >>> experiment = evaluation_experiment(run, on)
     >>> experiment["settings"]["evaluated_on"]["corpus"]
     'MSP-Podcast'
@@ -82,7 +112,8 @@ def evaluation_experiment(run_info, evaluated_on):
         "evaluated_settings": trained["settings"],
         "evaluated_on": {
             key: evaluated_on[key]
-            for key in ("corpus", "manifest_ids_sha256", "label_map")
+            for key in EXPERIMENT_FIELDS
+            if key in evaluated_on
         },
     }
     return {"id": experiment_id(settings), "settings": settings}
@@ -98,6 +129,9 @@ def evaluate_run(
     batch_size=8,
     device="cpu",
     scale=None,
+    max_duration=None,
+    allow_trained_speakers=False,
+    source=None,
 ):
     """Evaluate the run in ``run_dir`` on ``manifests`` and write
     ``out_dir/results.json``.
@@ -126,16 +160,29 @@ def evaluate_run(
         ``(low, high)`` rating scale of the manifests' dimensions (a
         dimensional run); by default the one their ``prep_info.json``
         records.
+    max_duration : float, optional
+        Crop utterances to this many seconds (None: whole utterances).
+    allow_trained_speakers : bool
+        Score manifests holding speakers the run (or an ancestor) trained
+        on, recording the overlap, instead of refusing them.
+    source : str, optional
+        Load the base encoder from here (see
+        :meth:`EmotionRecognizer.from_run`).
 
     Returns
     -------
     dict
         The content of ``results.json``.
     """
-    recognizer = EmotionRecognizer.from_run(run_dir, device=device)
+    recognizer = EmotionRecognizer.from_run(
+        run_dir, device=device, source=source
+    )
     config, task = recognizer.config, recognizer.task
     prepared = _prep_info(manifests)
     corpus = corpus or prepared.get("corpus")
+    speaker_check = _check_speakers(
+        run_dir, corpus, manifests, allow_trained_speakers
+    )
     label_encoder = None
     if task == "categorical":
         label_map = label_map or {k: k for k in recognizer.label_set}
@@ -163,7 +210,7 @@ def evaluate_run(
         label_encoder=label_encoder,
         dimension_scale=scale,
         sample_rate=config["sample_rate"],
-        max_duration=config.get("max_duration"),
+        eval_max_duration=max_duration,
         data_root=data_root,
         label_map=label_map,
     )
@@ -176,6 +223,8 @@ def evaluate_run(
         "manifests": {k: str(Path(v).resolve()) for k, v in manifests.items()},
         "manifest_ids_sha256": datasets.ids_sha256,
         "label_map": label_map,
+        "max_duration": max_duration,
+        "trained_speakers": speaker_check["overlap"],
     }
     record = {
         "kind": "evaluation",
@@ -194,6 +243,8 @@ def evaluate_run(
         "params": parameter_summary(recognizer.encoder, recognizer.head),
         "label_set": recognizer.label_set,
         "left_out": datasets.left_out,
+        "cropped": datasets.cropped,
+        "speaker_check": speaker_check,
     }
     evaluated = {
         split: _evaluate(recognizer, dataset, task, batch_size)
@@ -224,11 +275,53 @@ def _prep_info(manifests):
     return next((i for i in infos if i), {})
 
 
+def _check_speakers(run_dir, corpus, manifests, allowed):
+    """Refuse (or, when ``allowed``, record) manifest speakers the run or
+    an ancestor trained on; ``{"status", "overlap"}``."""
+    trained_on = recorded_trained_on(run_dir)
+    if trained_on is None:
+        logger.warning(
+            "%s records no training speakers (an export or a hand-made "
+            "artifact): the evaluated speakers cannot be checked",
+            run_dir,
+        )
+        return {
+            "status": "unknown: no training speakers recorded",
+            "overlap": {},
+        }
+    overlap = speaker_overlap(trained_on, corpus, split_speakers(manifests))
+    if overlap and not allowed:
+        raise SpeakerLeakError(
+            f"{run_dir} (or a run it descends from) trained on speakers of "
+            f"these manifests ({named_overlap(overlap)}), so its scores on "
+            "them would be optimistic. Evaluate it on speakers it never "
+            "trained on, or pass --allow-trained-speakers to score them "
+            "anyway (the result records the overlap and the results table "
+            "keeps it apart)."
+        )
+    if overlap:
+        logger.warning(
+            "Scoring speakers the run trained on, as allowed: %s",
+            named_overlap(overlap),
+        )
+        return {"status": "trained speakers allowed", "overlap": overlap}
+    return {"status": "disjoint", "overlap": {}}
+
+
 def _evaluate(recognizer, dataset, task, batch_size):
-    """Metrics and per-utterance predictions of one dataset."""
+    """Metrics and per-utterance predictions of one dataset, batched by
+    length."""
     metrics = EmotionMetrics(task, recognizer.label_set)
+    # At most the padded seconds of a training batch, so that a long
+    # utterance runs alone.
+    longest = recognizer.config.get("max_duration")
     loader = sb.dataio.dataloader.make_dataloader(
-        dataset, batch_size=batch_size
+        dataset,
+        batch_sampler=LengthBatchSampler(
+            durations_of(dataset),
+            batch_size,
+            max_seconds=None if longest is None else batch_size * longest,
+        ),
     )
     for batch in loader:
         wavs, lens = batch.sig
@@ -283,6 +376,20 @@ def main(argv=None):
         nargs="+",
         help="MANIFEST_LABEL=RUN_LABEL pairs (default: the run's labels)",
     )
+    parser.add_argument(
+        "--max-duration",
+        type=float,
+        help="crop utterances to this many seconds (default: whole)",
+    )
+    parser.add_argument(
+        "--allow-trained-speakers",
+        action="store_true",
+        help="score speakers the run trained on (recorded, kept apart)",
+    )
+    parser.add_argument(
+        "--encoder-source",
+        help="load the base encoder from here (it must hold the run's weights)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
@@ -297,9 +404,12 @@ def main(argv=None):
         batch_size=args.batch_size,
         device=args.device,
         scale=args.scale,
+        max_duration=args.max_duration,
+        allow_trained_speakers=args.allow_trained_speakers,
+        source=args.encoder_source,
     )
     for split, stats in results["splits"].items():
-        shown = {k: v for k, v in stats.items() if k != "confusion"}
+        shown = {k: v for k, v in stats.items() if isinstance(v, int | float)}
         print(split, json.dumps(shown))
     return 0
 

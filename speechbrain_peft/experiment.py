@@ -5,9 +5,19 @@ every run records its *settings*: its whole resolved configuration (the
 ``hyperparams.yaml`` SpeechBrain writes into the output folder, overrides
 applied, references resolved) without the fold, the seed and anything
 that only says where files live, with the encoder named by its weights
-(a hub id and commit, or the hash of a local folder's weight files) and a
-stage two's parent named by the parent's experiment. The settings'
-hash is the experiment id that :mod:`speechbrain_peft.results` groups by.
+(a hub id and commit, or the hash of a local folder's weight files), the
+SpeechBrain run options that change numbers (precision, evaluation
+precision, ``--debug``, a ``--grad_accumulation_factor`` given on the
+command line...) at the values the run used, and a stage two's parent
+named by the parent's experiment. The settings' hash is the experiment
+id that :mod:`speechbrain_peft.results` groups by.
+
+The id depends on what changes numbers, not on where code lives: the
+bookkeeping objects (checkpointer, train logger, epoch counter, whose
+limit is ``number_of_epochs``) are left out, and a class of this package
+is named by its class name alone, so moving or renaming a module keeps
+the id. Another optimizer or scheduler class (named with its full path)
+changes it.
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -41,7 +51,27 @@ OPERATIONAL_KEYS = (
     "ckpt_interval_minutes",
     "ckpt_interval_steps",
 )
+# Objects that keep the books of a run: how they are built (and from which
+# import path) changes no number.
+BOOKKEEPING_KEYS = ("checkpointer", "train_logger", "epoch_counter")
+# SpeechBrain run options (command line or YAML) that change numbers, with
+# SpeechBrain's defaults; the ``debug_*`` ones count only under ``debug``.
+NUMERIC_RUN_OPTIONS = {
+    "precision": "fp32",
+    "eval_precision": "fp32",
+    "auto_mix_prec": False,
+    "grad_accumulation_factor": 1,
+    "max_grad_norm": 5.0,
+    "skip_nonfinite_grads": False,
+    "optimizer_step_limit": None,
+    "remove_vector_weight_decay": False,
+    "debug": False,
+    "debug_batches": 2,
+    "debug_epochs": 2,
+}
+DEBUG_OPTIONS = ("debug_batches", "debug_epochs")
 TAG = "!"
+OWN_PACKAGE = "speechbrain_peft."
 
 
 def _plain(node):
@@ -82,6 +112,18 @@ def resolve_config(hparams_file, overrides=None):
     """
     with open(hparams_file, encoding="utf-8") as handle:
         text = resolve_references(handle, overrides).getvalue()
+    return plain_config(text)
+
+
+def plain_config(text):
+    """A resolved YAML text as plain JSON types, object tags kept under
+    ``"!"``.
+
+    Example
+    -------
+    >>> plain_config("lr: 0.1\\nopt: !name:torch.optim.AdamW\\n  lr: 0.1\\n")
+    {'lr': 0.1, 'opt': {'!': '!name:torch.optim.AdamW', 'lr': 0.1}}
+    """
     return _plain(ruamel.yaml.YAML(typ="rt").load(text) or {})
 
 
@@ -99,28 +141,7 @@ def read_resolved_config(path):
     >>> read_resolved_config(path)["head"]
     {'!': '!name:speechbrain_peft.heads.EmotionHead', 'hidden_size': 256}
     """
-    tree = ruamel.yaml.YAML(typ="rt").load(Path(path).read_text())
-    return _plain(tree or {})
-
-
-def plain_values(hparams):
-    """The entries of loaded hparams that are plain values (no objects): a
-    configuration for runs started without a saved ``hyperparams.yaml``.
-
-    Example
-    -------
-    >>> plain_values({"lr": 0.1, "tags": ["a"], "model": object()})
-    {'lr': 0.1, 'tags': ['a']}
-    """
-
-    def plain(value):
-        if isinstance(value, dict):
-            return all(plain(v) for v in value.values())
-        if isinstance(value, list | tuple):
-            return all(plain(v) for v in value)
-        return value is None or isinstance(value, str | int | float | bool)
-
-    return {key: value for key, value in hparams.items() if plain(value)}
+    return plain_config(Path(path).read_text())
 
 
 def _drop_paths(node, paths):
@@ -144,20 +165,62 @@ def _is_path(value, paths):
     )
 
 
-def experiment_settings(config, encoder, parent=None, precision="fp32"):
+def numeric_run_options(run_opts, hparams):
+    """The values a run used for the SpeechBrain run options that change
+    numbers: the command line's, else the YAML's, else SpeechBrain's
+    default (the order ``Brain`` reads them in).
+
+    Example
+    -------
+    >>> options = numeric_run_options({"precision": "bf16"},
+    ...                               {"grad_accumulation_factor": 4})
+    >>> options["precision"], options["grad_accumulation_factor"]
+    ('bf16', 4)
+    >>> "debug_batches" in options, "debug_batches" in numeric_run_options(
+    ...     {"debug": True}, {})
+    (False, True)
+    """
+    options = {
+        key: run_opts.get(key, hparams.get(key, default))
+        for key, default in NUMERIC_RUN_OPTIONS.items()
+    }
+    if not options["debug"]:
+        for key in DEBUG_OPTIONS:
+            del options[key]
+    return options
+
+
+def _location_free(node):
+    """``node`` with this package's class tags reduced to the class name
+    (``!new:speechbrain_peft.heads.EmotionHead`` -> ``!new:EmotionHead``)."""
+    if isinstance(node, list):
+        return [_location_free(value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    plain = {key: _location_free(value) for key, value in node.items()}
+    tag = plain.get(TAG)
+    if isinstance(tag, str) and ":" in tag:
+        kind, path = tag.split(":", 1)
+        if path.startswith(OWN_PACKAGE):
+            plain[TAG] = f"{kind}:{path.rsplit('.', 1)[-1]}"
+    return plain
+
+
+def experiment_settings(config, encoder, run_options=None, parent=None):
     """The settings that identify a run's experiment.
 
     Arguments
     ---------
     config : dict
-        The run's resolved configuration (see :func:`read_resolved_config`).
+        The run's resolved configuration (see :func:`resolve_config`).
     encoder : dict
         The encoder's identity: ``{"id": ..., "revision": ...}`` (see
         :func:`speechbrain_peft.encoder_source.encoder_identity`).
+    run_options : dict, optional
+        The run options that change numbers, as the run used them (see
+        :func:`numeric_run_options`); they replace the YAML's values.
     parent : str, optional
         The experiment id of a stage two's parent run.
-    precision : str
-        The training precision (a SpeechBrain run option).
 
     Returns
     -------
@@ -167,11 +230,14 @@ def experiment_settings(config, encoder, parent=None, precision="fp32"):
     -------
     >>> config = {"seed": 3, "fold": 2, "lr": 0.1, "data_folder": "/c",
     ...           "manifest_folder": "m/fold2", "encoder_source": "/enc",
-    ...           "prep": {"root": "/c/x", "subset": "all"}}
+    ...           "prep": {"root": "/c/x", "subset": "all"},
+    ...           "checkpointer": {"!": "!new:x.Checkpointer"},
+    ...           "head": {"!": "!name:speechbrain_peft.heads.EmotionHead"}}
     >>> encoder = {"id": "enc", "revision": {"sha256": {"m": "ab"}}}
-    >>> settings = experiment_settings(config, encoder)
-    >>> sorted(settings), settings["prep"]
-    (['encoder', 'lr', 'precision', 'prep'], {'subset': 'all'})
+    >>> settings = experiment_settings(config, encoder, {"precision": "fp32"})
+    >>> sorted(settings), settings["prep"], settings["head"]
+    (['encoder', 'head', 'lr', 'precision', 'prep'], {'subset': 'all'}, \
+{'!': '!name:EmotionHead'})
     """
     paths = [
         config[key]
@@ -180,15 +246,16 @@ def experiment_settings(config, encoder, parent=None, precision="fp32"):
     ]
     if "sha256" in encoder.get("revision", {}):
         paths.append(str(config.get("encoder_source")))
+    left_out = RUN_KEYS + OPERATIONAL_KEYS + BOOKKEEPING_KEYS
     kept = {
         key: value
         for key, value in config.items()
-        if key not in RUN_KEYS + OPERATIONAL_KEYS + ("encoder_source",)
+        if key not in left_out + ("encoder_source",)
         and not key.startswith("__")
     }
-    settings = _drop_paths(kept, paths)
+    settings = _location_free(_drop_paths(kept, paths))
+    settings.update(run_options or {})
     settings["encoder"] = encoder
-    settings["precision"] = precision
     if parent is not None:
         settings["parent_experiment"] = parent
     return settings

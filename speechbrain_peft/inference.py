@@ -10,9 +10,9 @@ the predictions its evaluation wrote:
 
 * any sample rate and channel count: channels are averaged, the rate is
   converted to the run's ``sample_rate``;
-* **long files are cropped** to the run's ``max_duration`` seconds (the start
-  is kept), exactly as training and evaluation cropped them; a run without
-  ``max_duration`` uses the whole file;
+* files are classified **whole**, as evaluation scores them (the run's
+  ``max_duration`` cropped its training utterances only); long recordings
+  go through :mod:`speechbrain_peft.recordings`' windows instead;
 * very short files are zero-padded to the encoder's receptive field.
 
 Categorical runs give the most likely label and the probability of every
@@ -44,7 +44,7 @@ from speechbrain_peft.dataio import (
     denormalize_dimensions,
 )
 from speechbrain_peft.encoder import PEFTEncoder
-from speechbrain_peft.encoder_source import EncoderSourceError, encoder_revision
+from speechbrain_peft.encoder_source import EncoderSourceError
 from speechbrain_peft.heads import EmotionHead
 from speechbrain_peft.run_artifact import (
     RUN_WEIGHTS,
@@ -74,22 +74,35 @@ def _encoder_source(run_dir, config, source):
     return recorded
 
 
-def _check_revision(encoder, export):
-    """Refuse base weights other than those recorded at export (a changed
-    hub commit only warns: it may not touch the weights)."""
-    expected = export.get("encoder_revision")
+def recorded_revision(config):
+    """The base encoder's weights a run (or its export) recorded: the
+    export's ``encoder_revision``, else the run's experiment settings."""
+    exported = config.get(EXPORT_KEY, {}).get("encoder_revision")
+    if exported:
+        return exported
+    experiment = (config.get("run_info") or {}).get("experiment") or {}
+    return ((experiment.get("settings") or {}).get("encoder") or {}).get(
+        "revision"
+    )
+
+
+def _check_revision(encoder, config):
+    """Refuse base weights other than those the run was trained (or
+    exported) with; a changed hub commit only warns: it may not touch the
+    weights."""
+    expected = recorded_revision(config)
     if not expected:
         return
-    found = encoder_revision(encoder.source, encoder.ssl.model.config)
+    found = encoder.weights_identity["revision"]
     if "sha256" in expected and found.get("sha256") != expected["sha256"]:
         raise CheckpointMismatchError(
             f"The encoder at {encoder.source} is not the one these adaptors "
-            f"were exported with.\n  export: {json.dumps(expected)}\n  found: "
-            f"{json.dumps(found)}"
+            f"were trained with; pass the run's encoder as source.\n  run: "
+            f"{json.dumps(expected)}\n  found: {json.dumps(found)}"
         )
     if "commit" in expected and found.get("commit") != expected["commit"]:
         logger.warning(
-            "Encoder %s is at hub commit %s, exported at %s",
+            "Encoder %s is at hub commit %s, the run used %s",
             encoder.source,
             found.get("commit"),
             expected["commit"],
@@ -139,9 +152,7 @@ class EmotionRecognizer(nn.Module):
         self.task = config["task"]
         self.label_set = config.get("label_set")
         self.dimension_scale = config.get("dimension_scale")
-        self.read_audio = AudioReader(
-            config["sample_rate"], config.get("max_duration")
-        )
+        self.read_audio = AudioReader(config["sample_rate"], max_duration=None)
         self.eval()
 
     @classmethod
@@ -186,7 +197,7 @@ class EmotionRecognizer(nn.Module):
         if savedir is not None:
             kwargs["save_path"] = savedir
         encoder = PEFTEncoder(**kwargs)
-        _check_revision(encoder, config.get(EXPORT_KEY, {}))
+        _check_revision(encoder, config)
         head = EmotionHead(**config["head"])
         # What the checkpoint must have been saved with: the settings that
         # define the model, with the rebuilt modules' configuration. The
@@ -284,8 +295,7 @@ class EmotionRecognizer(nn.Module):
         return self.decode(self(wavs, wav_lens))
 
     def classify_file(self, path):
-        """Classify one audio file (any rate and channel count; cropped to
-        the run's ``max_duration``).
+        """Classify one audio file, whole (any rate and channel count).
 
         Arguments
         ---------

@@ -83,6 +83,63 @@ def read_trained_on(run_dir):
     return trained_on
 
 
+def recorded_trained_on(run_dir):
+    """:func:`read_trained_on`, or None for a run artifact that never
+    recorded a training set (no ``speakers.json``, no training manifest in
+    its ``run.json``: a hand-made artifact or an export)."""
+    run_dir = Path(run_dir)
+    info = read_run_config(run_dir).get("run_info") or {}
+    if not (run_dir / SPEAKERS_FILE).is_file() and not info.get("manifests"):
+        return None
+    return read_trained_on(run_dir)
+
+
+def speaker_overlap(trained_on, corpus, speakers):
+    """The speakers of each evaluated split that a run or an ancestor
+    trained on.
+
+    Arguments
+    ---------
+    trained_on : list of dict
+        :func:`read_trained_on` of the run.
+    corpus : str or None
+        The evaluated data's corpus; None (unknown) compares with every
+        ancestor's speakers, whatever its corpus.
+    speakers : dict
+        ``{split: speakers}`` (see :func:`split_speakers`); the training
+        split is not an evaluated one.
+
+    Returns
+    -------
+    dict
+        ``{split: sorted speakers}`` of the splits that overlap.
+
+    Example
+    -------
+    >>> ancestors = [{"corpus": "IEMOCAP", "speakers": ["Ses02_F"]}]
+    >>> speaker_overlap(ancestors, "IEMOCAP", {"test": ["Ses02_F", "x"]})
+    {'test': ['Ses02_F']}
+    >>> speaker_overlap(ancestors, "MSP-Podcast", {"test": ["Ses02_F"]})
+    {}
+    """
+    overlap = {}
+    for ancestor in trained_on:
+        if corpus is not None and ancestor["corpus"] != corpus:
+            continue
+        heard = set(ancestor["speakers"])
+        for split, names in speakers.items():
+            if split != TRAINING_SPLIT and set(names) & heard:
+                overlap.setdefault(split, set()).update(set(names) & heard)
+    return {split: sorted(names) for split, names in overlap.items()}
+
+
+def named_overlap(overlap):
+    """``test: Ses02_F, Ses02_M; dev: ...`` for a message."""
+    return "; ".join(
+        f"{split}: {', '.join(names)}" for split, names in overlap.items()
+    )
+
+
 def check_no_leak(trained_on, corpus, speakers, fold=None):
     """Refuse evaluation splits holding a speaker an ancestor trained on.
 
@@ -111,19 +168,7 @@ def check_no_leak(trained_on, corpus, speakers, fold=None):
     ...
     speechbrain_peft.lineage.SpeakerLeakError: The stage-one model ...
     """
-    evaluated = {
-        split: set(names)
-        for split, names in speakers.items()
-        if split != TRAINING_SPLIT
-    }
-    leaks = {}
-    for ancestor in trained_on:
-        if ancestor["corpus"] != corpus:
-            continue
-        heard = set(ancestor["speakers"])
-        for split, names in evaluated.items():
-            if names & heard:
-                leaks.setdefault(split, set()).update(names & heard)
+    leaks = speaker_overlap(trained_on, corpus, speakers)
     other = sorted({a["corpus"] for a in trained_on} - {corpus})
     if other:
         logger.info(
@@ -140,9 +185,6 @@ def check_no_leak(trained_on, corpus, speakers, fold=None):
                 corpus,
             )
         return
-    named = "; ".join(
-        f"{split}: {', '.join(sorted(names))}" for split, names in leaks.items()
-    )
     fix = (
         f"start from the stage-one run of fold {fold} (the same test and dev "
         "speakers)"
@@ -151,8 +193,8 @@ def check_no_leak(trained_on, corpus, speakers, fold=None):
     )
     raise SpeakerLeakError(
         f"The stage-one model (or one of its ancestors) trained on speakers "
-        f"this run evaluates on ({named}), so its scores would be "
-        f"optimistic. Pass --init_from with a run that never trained on "
+        f"this run evaluates on ({named_overlap(leaks)}), so its scores would "
+        f"be optimistic. Pass --init_from with a run that never trained on "
         f"them: {fix}."
     )
 

@@ -160,14 +160,16 @@ def unweighted_accuracy(targets, predictions, n_classes=None):
         return float(sk.balanced_accuracy_score(targets, predictions))
 
 
-def macro_f1(targets, predictions, n_classes=None):
-    """Macro-averaged F1 with scikit-learn's default label set.
+def macro_f1(targets, predictions, n_classes=None, labels=None):
+    """Macro-averaged F1.
 
     Per-class F1 is ``2 TP / (2 TP + FP + FN)`` (0 when undefined, i.e.
-    ``zero_division=0``). As in ``sklearn.metrics.f1_score(average="macro")``
-    without ``labels=``, the mean runs over the union of the classes present
-    in ``targets`` and in ``predictions``: a class that appears in neither is
-    ignored, one that is predicted but never true counts as F1 = 0.
+    ``zero_division=0``). The mean runs over ``labels`` when given (the
+    evaluated data's classes: a prediction of another class then counts
+    against the true class's recall and F1 but adds no class of its own);
+    without it, as in ``sklearn.metrics.f1_score(average="macro")``, over
+    the union of the classes present in ``targets`` and in
+    ``predictions``.
 
     Arguments
     ---------
@@ -178,6 +180,8 @@ def macro_f1(targets, predictions, n_classes=None):
     n_classes : int, optional
         When given, labels outside ``range(n_classes)`` raise ``ValueError``;
         it does not change which classes are averaged.
+    labels : list of int, optional
+        The classes to average over.
 
     Returns
     -------
@@ -190,11 +194,45 @@ def macro_f1(targets, predictions, n_classes=None):
     0.7333333333333334
     >>> macro_f1([0, 0], [0, 0], n_classes=4)  # absent classes 1-3 ignored
     1.0
+    >>> macro_f1([0, 1], [0, 3])  # the stray class 3 counts as F1 = 0
+    0.3333333333333333
+    >>> macro_f1([0, 1], [0, 3], labels=[0, 1])  # over the data's classes
+    0.5
     """
     targets, predictions, _ = _check_pair(targets, predictions, n_classes)
     return float(
-        sk.f1_score(targets, predictions, average="macro", zero_division=0)
+        sk.f1_score(
+            targets,
+            predictions,
+            labels=labels,
+            average="macro",
+            zero_division=0,
+        )
     )
+
+
+def per_class_scores(targets, predictions, labels):
+    """Recall, F1 and the number of true utterances of each class.
+
+    Example
+    -------
+    >>> per_class_scores([0, 0, 1], [0, 1, 1], labels=[0, 1])[0]
+    {'recall': 0.5, 'F1': 0.6666666666666666, 'n': 2}
+    """
+    targets, predictions, _ = _check_pair(targets, predictions, None)
+    recall, f1 = (
+        sk.recall_score(
+            targets, predictions, labels=labels, average=None, zero_division=0
+        ),
+        sk.f1_score(
+            targets, predictions, labels=labels, average=None, zero_division=0
+        ),
+    )
+    counts = np.bincount(targets, minlength=max(labels) + 1)
+    return {
+        label: {"recall": float(r), "F1": float(f), "n": int(counts[label])}
+        for label, r, f in zip(labels, recall, f1)
+    }
 
 
 def ccc(predictions, targets):
@@ -388,8 +426,11 @@ class EmotionMetrics:
         Returns
         -------
         dict or float
-            Categorical: ``WA``, ``UA``, ``macro_F1`` (floats),
-            ``confusion`` (nested list, rows = true) and ``n``. Dimensional:
+            Categorical: ``WA``, ``UA``, ``macro_F1`` (floats; UA and
+            macro-F1 average over ``classes``, the classes present in the
+            targets), ``per_class`` (recall, F1 and count per class of
+            ``classes``), ``confusion`` (nested list, rows = true) and
+            ``n``. Dimensional:
             ``CCC_<dim>`` per dimension, ``CCC_mean`` (NaN if any dimension
             is NaN) and ``n`` (utterances).
         """
@@ -404,10 +445,20 @@ class EmotionMetrics:
             targets, predictions, n_classes = _check_pair(
                 targets, predictions, n_classes
             )
+            # UA and macro-F1 average over the classes of the evaluated
+            # data, whatever else the head can predict.
+            present = sorted(set(targets.tolist()))
             self.summary = {
                 "WA": weighted_accuracy(targets, predictions),
                 "UA": unweighted_accuracy(targets, predictions),
-                "macro_F1": macro_f1(targets, predictions),
+                "macro_F1": macro_f1(targets, predictions, labels=present),
+                "classes": [self._label(c) for c in present],
+                "per_class": {
+                    self._label(c): scores
+                    for c, scores in per_class_scores(
+                        targets, predictions, present
+                    ).items()
+                },
                 "confusion": confusion_matrix(
                     targets, predictions, n_classes
                 ).tolist(),

@@ -6,6 +6,8 @@ Authors
 """
 
 import contextlib
+import dataclasses
+import datetime
 import difflib
 import json
 import logging
@@ -16,27 +18,27 @@ from pathlib import Path
 import ruamel.yaml
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
+from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 from data_prep.manifest import read_prep_info
 from speechbrain_peft.adapters import nest_flat_overrides
 from speechbrain_peft.brain import EmotionBrain
 from speechbrain_peft.dataio import (
     DurationBucketSampler,
+    LengthBatchSampler,
     create_datasets,
     durations_of,
     make_label_encoder,
 )
-from speechbrain_peft.encoder_source import encoder_identity
 from speechbrain_peft.errors import ConfigError
 from speechbrain_peft.experiment import (
-    experiment_id,
-    experiment_settings,
-    plain_values,
+    numeric_run_options,
+    plain_config,
     read_resolved_config,
     resolve_config,
 )
 from speechbrain_peft.feature_cache import make_feature_cache
+from speechbrain_peft.files import atomic_write_text
 from speechbrain_peft.lineage import (
     check_no_leak,
     read_trained_on,
@@ -46,6 +48,13 @@ from speechbrain_peft.lineage import (
 from speechbrain_peft.outputs import parameter_summary, write_results
 from speechbrain_peft.plots import plot_training_curves
 from speechbrain_peft.run_artifact import read_run_config, save_run_artifact
+from speechbrain_peft.run_identity import (
+    claim_output_folder,
+    data_identity,
+    move_aside,
+    parent_identity,
+    run_identity,
+)
 from speechbrain_peft.stage_two import init_from_run
 
 logger = logging.getLogger(__name__)
@@ -94,7 +103,38 @@ def parse_arguments(recipe_file, argv=None):
         overrides, list(config.get("adapters") or {})
     )
     check_override_names(overrides, config, path)
+    if "parent_name" in config and "parent_name" not in overrides:
+        init_from = overrides.get("init_from", config.get("init_from"))
+        if isinstance(init_from, str):
+            overrides["parent_name"] = parent_run_name(init_from)
     return path, run_opts, overrides
+
+
+START_OVER = "--start_over"
+
+
+def parent_run_name(run_dir):
+    """How a stage two's default output folder names its parent: the
+    parent's corpus, configuration, fold and seed, so that stage twos from
+    different stage-one runs never share a folder.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_peft.run_artifact import RUN_CONFIG, RUN_WEIGHTS
+    >>> run = Path(tempfile.mkdtemp())
+    >>> _ = (run / RUN_WEIGHTS).write_bytes(b"")
+    >>> _ = (run / RUN_CONFIG).write_text(json.dumps({"run_info": {
+    ...     "corpus": "IEMOCAP", "config": "combo", "fold": 2, "seed": 7}}))
+    >>> parent_run_name(run)
+    'IEMOCAP_combo_fold2_seed7'
+    """
+    info = read_run_config(run_dir).get("run_info") or {}
+    parts = [info.get("corpus"), info.get("config")]
+    if info.get("fold") is not None:
+        parts.append(f"fold{info['fold']}")
+    parts.append(f"seed{info.get('seed')}")
+    return "_".join(str(part) for part in parts)
 
 
 def check_override_names(overrides, config, hparams_file):
@@ -118,23 +158,54 @@ def check_override_names(overrides, config, hparams_file):
             )
 
 
+@dataclasses.dataclass
+class ResolvedConfig:
+    """A run's configuration as resolved at its start (overrides applied,
+    references resolved): the text saved as ``hyperparams.yaml`` and, in
+    ``values``, the same as plain JSON types (see
+    :func:`~speechbrain_peft.experiment.plain_config`)."""
+
+    source: Path
+    text: str
+    values: dict = dataclasses.field(init=False)
+
+    def __post_init__(self):
+        self.values = plain_config(self.text)
+
+    def save(self, folder):
+        """Write ``hyperparams.yaml`` into a run folder, as SpeechBrain
+        does."""
+        header = (
+            f"# Generated {datetime.date.today()} from:\n"
+            f"# {self.source.resolve()}\n# yamllint disable\n"
+        )
+        atomic_write_text(Path(folder) / "hyperparams.yaml", header + self.text)
+
+
 def load_hparams(hparams_file, overrides):
-    """Load a HyperPyYAML file, naming any ``!PLACEHOLDER`` left unset.
+    """Load a HyperPyYAML file, naming any ``!PLACEHOLDER`` left unset; the
+    resolved configuration rides along under ``resolved_config`` (see
+    :class:`ResolvedConfig`).
 
     Example
     -------
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "h.yaml"
     >>> _ = path.write_text("data_folder: !PLACEHOLDER\\nseed: 1\\n")
-    >>> load_hparams(path, {"data_folder": "/corpora/x"})["data_folder"]
-    '/corpora/x'
+    >>> hparams = load_hparams(path, {"data_folder": "/corpora/x"})
+    >>> hparams["data_folder"], hparams["resolved_config"].values["seed"]
+    ('/corpora/x', 1)
     >>> load_hparams(path, {})
     Traceback (most recent call last):
     ...
     speechbrain_peft.errors.ConfigError: ...must be set...--data_folder ...
     """
     with _placeholders_named(hparams_file):
-        return load_hyperpyyaml(Path(hparams_file).read_text(), overrides)
+        hparams = load_hyperpyyaml(Path(hparams_file).read_text(), overrides)
+        with open(hparams_file, encoding="utf-8") as handle:
+            text = resolve_references(handle, overrides).getvalue()
+    hparams["resolved_config"] = ResolvedConfig(Path(hparams_file), text)
+    return hparams
 
 
 @contextlib.contextmanager
@@ -164,7 +235,9 @@ def start_experiment(recipe_file, argv=None, check=None):
     recipe_file : str
         ``__file__`` of the calling ``train.py``.
     argv : list of str, optional
-        Defaults to ``sys.argv[1:]``.
+        Defaults to ``sys.argv[1:]``. ``--start_over`` moves a run of
+        another identity in the output folder aside (see
+        :func:`~speechbrain_peft.run_identity.move_aside`).
     check : callable, optional
         Called with the resolved configuration (plain values, see
         :func:`~speechbrain_peft.experiment.resolve_config`) before any
@@ -176,17 +249,29 @@ def start_experiment(recipe_file, argv=None, check=None):
     hparams : dict
     run_opts : dict
     """
+    argv = sys.argv[1:] if argv is None else argv
+    # Ours, not SpeechBrain's: move a run of another identity aside.
+    start_over = START_OVER in argv
+    argv = [arg for arg in argv if arg != START_OVER]
     hparams_file, run_opts, overrides = parse_arguments(recipe_file, argv)
     if check is not None:
         with _placeholders_named(hparams_file):
             check(resolve_config(hparams_file, overrides))
     # Under torchrun: join the process group (a no-op in a single process).
     sb.utils.distributed.ddp_init_group(run_opts)
+    if start_over:
+        # Before the hparams build their objects: the checkpointer creates
+        # its folder inside the output folder.
+        with _placeholders_named(hparams_file):
+            output_folder = resolve_config(hparams_file, overrides)[
+                "output_folder"
+            ]
+        sb.utils.distributed.run_on_main(move_aside, args=[output_folder])
     hparams = load_hparams(hparams_file, overrides)
+    # hyperparams.yaml is written once the run has claimed the folder (see
+    # Run.claim_output_folder): a folder holding another run keeps its own.
     sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=str(hparams_file),
-        overrides=overrides,
+        experiment_directory=hparams["output_folder"]
     )
     return hparams, run_opts
 
@@ -205,14 +290,16 @@ def prepare_data(prepare, hparams):
 
 
 def train_and_evaluate(hparams, run_opts, manifests, protocol=None):
-    """Build the datasets and the model (from a stage-one run for a stage
-    two), fit, evaluate the best checkpoint on every non-training split,
-    and write the run's results and artifact.
+    """Build the datasets and the model, claim the output folder with the
+    run's identity (see :mod:`speechbrain_peft.run_identity`), start from
+    the stage-one run for a stage two, fit, evaluate the best checkpoint
+    on every non-training split (whole utterances), and write the run's
+    results and artifact.
 
     Arguments
     ---------
     hparams : dict
-        Loaded recipe hparams.
+        Hparams loaded by :func:`load_hparams`.
     run_opts : dict
         SpeechBrain run options.
     manifests : dict
@@ -228,12 +315,17 @@ def train_and_evaluate(hparams, run_opts, manifests, protocol=None):
     """
     run = Run(hparams, manifests, protocol or {})
     if hparams.get("init_from"):
-        run.start_from_parent(hparams["init_from"])
+        run.check_parent(hparams["init_from"])
+    run.claim_output_folder(run_opts)
+    if run.parent is not None:
+        run.start_from_parent()
     brain = run.make_brain(run_opts)
     run.fit(brain)
     for split, dataset in run.datasets.items():
         if split != "train":
-            brain.evaluate_split(split, dataset, **run.eval_loader_kwargs)
+            brain.evaluate_split(
+                split, dataset, **run.eval_loader_kwargs(dataset)
+            )
     if not sb.utils.distributed.if_main_process():
         return None
     return run.write(brain)
@@ -246,7 +338,7 @@ class Run:
     Arguments
     ---------
     hparams : dict
-        Loaded recipe hparams.
+        Hparams loaded by :func:`load_hparams`.
     manifests : dict
         ``{split: csv}``.
     protocol : dict
@@ -255,8 +347,10 @@ class Run:
 
     def __init__(self, hparams, manifests, protocol):
         self.hparams = hparams
+        self.config = hparams["resolved_config"]
         self.task = hparams["task"]
         self.corpus = hparams["corpus"]
+        self.protocol = protocol
         self.run_info = {
             "config": hparams["config_name"],
             "corpus": self.corpus,
@@ -276,16 +370,12 @@ class Run:
         self.datasets = self._create(manifests)
         self.scales = {split: self.scale for split in self.datasets}
         self.speakers = split_speakers(manifests)
-        self.parent_trained_on = []
+        self.parent = None
         self.encoder = hparams["encoder"]
         n_outputs = len(self.label_names) if self.label_names else 3
         self.head = hparams["head"](
             input_size=self.encoder.output_size, n_outputs=n_outputs
         )
-        self.eval_loader_kwargs = {
-            "batch_size": hparams["batch_size"],
-            **self._loader_kwargs(),
-        }
 
     def _label_encoder(self):
         if self.task != "categorical":
@@ -311,10 +401,26 @@ class Run:
             "dimension_scale": self.scale,
             "sample_rate": self.hparams["sample_rate"],
             "max_duration": self.hparams.get("max_duration"),
+            "eval_max_duration": self.hparams.get("eval_max_duration"),
             "data_root": self.hparams["data_folder"],
             **kwargs,
         }
         return create_datasets(manifests, self.task, **options)
+
+    def eval_loader_kwargs(self, dataset):
+        """Loader options for scoring ``dataset``: batches by length, at
+        most the padded seconds of a training batch of ``max_duration``
+        utterances (so a long utterance runs alone)."""
+        batch_size = self.hparams["batch_size"]
+        longest = self.hparams.get("max_duration")
+        return {
+            "batch_sampler": LengthBatchSampler(
+                durations_of(dataset),
+                batch_size,
+                max_seconds=None if longest is None else batch_size * longest,
+            ),
+            **self._loader_kwargs(),
+        }
 
     def _loader_kwargs(self):
         return {
@@ -326,17 +432,63 @@ class Run:
             "generator": torch.Generator().manual_seed(self.hparams["seed"]),
         }
 
-    def start_from_parent(self, parent_dir):
-        """Stage two: refuse a parent that trained on this run's dev or
-        test speakers, load its adaptors and head, and add its test sets
-        (relabelled) as ``source_<split>``."""
-        self.parent_trained_on = read_trained_on(parent_dir)
+    def check_parent(self, parent_dir):
+        """Stage two: read the finished stage-one run, and refuse it when
+        it (or an ancestor) trained on this run's dev or test speakers."""
+        parent_dir = Path(parent_dir).resolve()
+        trained_on = read_trained_on(parent_dir)
         check_no_leak(
-            self.parent_trained_on,
+            trained_on,
             self.corpus,
             self.speakers,
             fold=self.run_info.get("fold"),
         )
+        self.parent = {
+            "dir": parent_dir,
+            "config": read_run_config(parent_dir),
+            "trained_on": trained_on,
+        }
+
+    def claim_output_folder(self, run_opts):
+        """Compute the run's identity and claim the output folder with it
+        (refusing a folder that holds another run), then save the resolved
+        ``hyperparams.yaml``."""
+        parent = None
+        if self.parent is not None:
+            parent = parent_identity(
+                self.parent["config"].get("run_info") or {}, self.parent["dir"]
+            )
+        identity = run_identity(
+            self.config.values,
+            self.encoder.weights_identity,
+            numeric_run_options(run_opts, self.hparams),
+            self.protocol,
+            self.hparams["seed"],
+            data_identity(self.datasets),
+            parent,
+        )
+        out = Path(self.hparams["output_folder"])
+        main = sb.utils.distributed.if_main_process()
+        identity = claim_output_folder(
+            out,
+            identity,
+            self.config.values,
+            self.hparams["save_folder"],
+            write=main,
+        )
+        if main:
+            self.config.save(out)
+        sb.utils.distributed.ddp_barrier()
+        self.run_info["experiment"] = {
+            "id": identity.experiment_id,
+            "settings": identity.settings,
+        }
+        self.run_info["identity"] = identity.to_dict()
+
+    def start_from_parent(self):
+        """Stage two: load the parent's adaptors and head, and add its test
+        sets (relabelled) as ``source_<split>``."""
+        parent_dir = self.parent["dir"]
         self.run_info["parent_run"] = init_from_run(
             parent_dir,
             self.encoder,
@@ -345,7 +497,7 @@ class Run:
             target_labels=self.label_names,
             freeze_stage1=self.hparams.get("freeze_stage1", False),
         )
-        parent = read_run_config(parent_dir)
+        parent = self.parent["config"]
         info = parent["run_info"]
         tests = {
             f"source_{split}": path
@@ -358,9 +510,7 @@ class Run:
             data_root=info["data_folder"],
             label_map=self.run_info["parent_run"]["label_map"],
         )
-        self.datasets.update(source)
-        self.datasets.left_out.update(source.left_out)
-        self.datasets.ids_sha256.update(source.ids_sha256)
+        self.datasets.update_from(source)
         self.scales.update(
             {split: parent.get("dimension_scale") for split in source}
         )
@@ -413,42 +563,13 @@ class Run:
                 "batch_sampler": brain.sampler,
                 **self._loader_kwargs(),
             },
-            valid_loader_kwargs=self.eval_loader_kwargs,
+            valid_loader_kwargs=self.eval_loader_kwargs(self.datasets["dev"]),
         )
-
-    def experiment(self, brain):
-        """This run's experiment: settings and id (see
-        :mod:`speechbrain_peft.experiment`)."""
-        saved = Path(self.hparams["output_folder"]) / "hyperparams.yaml"
-        config = (
-            read_resolved_config(saved)
-            if saved.is_file()
-            else plain_values(self.hparams)
-        )
-        parent = (self.run_info.get("parent_run") or {}).get("run_info")
-        parent_id = None
-        if parent is not None:
-            parent_id = (parent.get("experiment") or {}).get("id") or (
-                "legacy:"
-                + "/".join(
-                    str(parent.get(k)) for k in ("corpus", "config", "task")
-                )
-            )
-        settings = experiment_settings(
-            config,
-            encoder_identity(
-                self.encoder.source, self.encoder.ssl.model.config
-            ),
-            parent=parent_id,
-            precision=getattr(brain, "precision", "fp32"),
-        )
-        return {"id": experiment_id(settings), "settings": settings}
 
     def write(self, brain):
         """Write ``results.json`` with the predictions and plots, the
         training curves, ``speakers.json`` and the run artifact."""
         out = Path(self.hparams["output_folder"])
-        self.run_info["experiment"] = self.experiment(brain)
         encoder = getattr(brain.modules.encoder, "module", self.encoder)
         head = getattr(brain.modules.head, "module", self.head)
         record = {
@@ -461,6 +582,7 @@ class Run:
             "params": parameter_summary(encoder, head),
             "label_set": self.label_names,
             "left_out": self.datasets.left_out,
+            "cropped": self.datasets.cropped,
         }
         results = write_results(
             out,
@@ -476,7 +598,12 @@ class Run:
                 [epochs[k] for k in sorted(epochs, key=int)],
                 out / "training_curves.png",
             )
-        write_speakers(out, self.corpus, self.speakers, self.parent_trained_on)
+        write_speakers(
+            out,
+            self.corpus,
+            self.speakers,
+            self.parent["trained_on"] if self.parent else [],
+        )
         save_run_artifact(
             out,
             encoder,

@@ -14,14 +14,19 @@ For every experiment, split and scalar metric (the utterance count ``n``
 and non-scalars such as the confusion matrix are skipped) the table gives
 the runs that report it, the mean, the sample standard deviation
 (``ddof=1``) and a 95% percentile-bootstrap confidence interval of the
-mean (runs resampled with replacement, seeded); with a single run the std
-and the CI are undefined (NaN, ``n/a`` in the table). NaN metric values
-are kept, so a failed run shows up as a NaN mean. Every setting whose
-value differs between the experiments of the table gets a column, so a
-sweep reads as a table. Each row says which folds and seeds it holds, and
-its ``protocol`` cell flags an incomplete protocol (folds of the corpus'
-protocol missing, e.g. 4 of IEMOCAP's 5), an unbalanced one (folds with
-different seeds) and duplicate runs (one fold and seed twice).
+mean (``scipy.stats.bootstrap``, seeded). The units are the folds: with
+several seeds per fold, the seeds are averaged within each fold first,
+so the std and the CI are about the folds' spread, which more seeds do
+not shrink; without folds (official splits) the units are the runs.
+With a single unit the std and the CI are undefined (NaN, ``n/a`` in the
+table). NaN metric values are kept, so a failed run shows up as a NaN
+mean. Every setting whose value differs between the experiments of the
+table gets a column, so a sweep reads as a table. Each row says which
+folds and seeds it holds, and its ``protocol`` cell flags an incomplete
+protocol (folds of the corpus' protocol missing, e.g. 4 of IEMOCAP's 5),
+an unbalanced one (folds with different seeds), duplicate runs (one fold
+and seed twice) and runs of one fold that read different data (another
+release of the corpus: the split's IDs or count differ).
 
 Usage::
 
@@ -45,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from speechbrain_peft.experiment import flatten
 
@@ -55,6 +61,7 @@ STATISTICS = (
     "folds",
     "seeds",
     "n_runs",
+    "units",
     "mean",
     "std",
     "ci_low",
@@ -130,12 +137,13 @@ def load_results(paths):
 
 
 def bootstrap_ci(values, n_boot=10000, seed=0, level=0.95):
-    """Percentile-bootstrap confidence interval of the mean.
+    """Percentile-bootstrap confidence interval of the mean
+    (``scipy.stats.bootstrap``).
 
     Arguments
     ---------
     values : array-like
-        One value per run.
+        One value per unit (fold, or run without folds).
     n_boot : int
         Number of bootstrap resamples.
     seed : int
@@ -146,7 +154,8 @@ def bootstrap_ci(values, n_boot=10000, seed=0, level=0.95):
     Returns
     -------
     tuple of float
-        ``(low, high)``; ``(nan, nan)`` for fewer than two values.
+        ``(low, high)``; ``(nan, nan)`` for fewer than two values or a NaN
+        among them.
 
     Example
     -------
@@ -157,14 +166,57 @@ def bootstrap_ci(values, n_boot=10000, seed=0, level=0.95):
     if n_boot < 1:
         raise ValueError(f"n_boot must be at least 1, got {n_boot}")
     values = np.asarray(values, dtype=np.float64)
-    if values.size < 2:
+    if values.size < 2 or np.isnan(values).any():
         return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, values.size, size=(n_boot, values.size))
-    means = values[picks].mean(axis=1)
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
+    if np.all(values == values[0]):
+        return float(values[0]), float(values[0])
+    result = stats.bootstrap(
+        (values,),
+        np.mean,
+        n_resamples=n_boot,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    interval = result.confidence_interval
+    return float(interval.low), float(interval.high)
+
+
+def unit_values(values, folds):
+    """The values the statistics run over: one per fold, the mean of its
+    seeds (runs without a fold are units of their own).
+
+    Arguments
+    ---------
+    values : list of float
+        One value per run.
+    folds : list
+        Each run's fold (None without folds).
+
+    Returns
+    -------
+    units : list of float
+    what : str
+        What the units are, for the table.
+
+    Example
+    -------
+    >>> unit_values([0.6, 0.62, 0.7, 0.72], [1, 1, 2, 2])
+    ([0.61, 0.71], '2 folds (seeds averaged within each)')
+    >>> unit_values([0.6, 0.7], [None, None])
+    ([0.6, 0.7], '2 runs')
+    """
+    if all(fold is None for fold in folds):
+        return list(values), f"{len(values)} runs"
+    by_fold = {}
+    for value, fold in zip(values, folds):
+        by_fold.setdefault(str(fold), []).append(value)
+    units = [float(np.mean(group)) for group in by_fold.values()]
+    several = any(len(group) > 1 for group in by_fold.values())
+    what = f"{len(units)} folds" + (
+        " (seeds averaged within each)" if several else ""
+    )
+    return units, what
 
 
 def _is_scalar(value):
@@ -198,11 +250,20 @@ def experiment_of(result):
     return "legacy:" + "/".join(_text(result.get(k)) for k in SHOWN), {}
 
 
+def _same_setting(short, long):
+    """Whether ``long`` names ``short`` again inside an object's arguments
+    (``encoder.adapters.lora.rank`` for ``adapters.lora.rank``)."""
+    return long == short or long.endswith("." + short)
+
+
 def differing_settings(experiments):
     """The settings whose values differ between experiments, one column per
-    distinct meaning: when several keys carry the same values in every
-    experiment (``adapters.lora.rank`` and ``encoder.adapters.lora.rank``),
-    the shortest name stands for all.
+    setting: a key that repeats another inside an object's arguments
+    (``encoder.adapters.lora.rank`` for ``adapters.lora.rank``, ``opt_class.lr``
+    for ``lr``) with the same values in every experiment is shown once,
+    under the shorter name; settings whose values merely happen to agree
+    (``batch_size`` and ``adapters.lora.rank`` both 4 and 8) each get their
+    column.
 
     Arguments
     ---------
@@ -220,6 +281,9 @@ def differing_settings(experiments):
     ...     "a": {"lr": 0.1, "encoder": {"lr": 0.1}, "seed_set": 1},
     ...     "b": {"lr": 0.2, "encoder": {"lr": 0.2}, "seed_set": 1}})
     {'lr': {'a': '0.1', 'b': '0.2'}}
+    >>> sorted(differing_settings({"a": {"batch_size": 4, "rank": 4},
+    ...                            "b": {"batch_size": 8, "rank": 8}}))
+    ['batch_size', 'rank']
     """
     flat = {key: flatten(settings) for key, settings in experiments.items()}
     names = sorted({name for settings in flat.values() for name in settings})
@@ -234,7 +298,10 @@ def differing_settings(experiments):
             columns[name] = cells
     chosen = {}
     for name in sorted(columns, key=lambda n: (len(n), n)):
-        if all(columns[name] != kept for kept in chosen.values()):
+        if not any(
+            columns[name] == cells and _same_setting(kept, name)
+            for kept, cells in chosen.items()
+        ):
             chosen[name] = columns[name]
     return dict(sorted(chosen.items()))
 
@@ -308,6 +375,48 @@ def protocol_problems(runs):
             problems.append(
                 f"duplicate: {where}seed {seed} in {len(files)} files"
             )
+    return problems + data_differences(runs)
+
+
+def _split_data(run):
+    """``{split: (ids hash, count)}`` of the data a run read: from its
+    identity, else (older runs) its manifest hashes and evaluated counts."""
+    recorded = (run.get("identity") or {}).get("data")
+    if recorded:
+        return {
+            split: (data.get("ids_sha256"), data.get("n"))
+            for split, data in recorded.items()
+        }
+    hashes = run.get("manifest_ids_sha256") or {}
+    return {
+        split: (digest, (run.get("splits", {}).get(split) or {}).get("n"))
+        for split, digest in hashes.items()
+    }
+
+
+def data_differences(runs):
+    """The splits that runs of one fold read in different versions.
+
+    Example
+    -------
+    >>> runs = [{"fold": 1, "identity": {"data": {"test": {
+    ...     "ids_sha256": h, "n": n}}}} for h, n in (("a", 144), ("b", 16))]
+    >>> data_differences(runs)
+    ['data differs: test of fold 1 in 2 versions (144, 16 utterances)']
+    """
+    versions = {}
+    for run in runs:
+        for split, version in _split_data(run).items():
+            versions.setdefault((run.get("fold"), split), {})[version] = None
+    problems = []
+    for (fold, split), seen in versions.items():
+        if len(seen) > 1:
+            where = f" of fold {fold}" if fold is not None else ""
+            counts = ", ".join(str(n) for _, n in seen)
+            problems.append(
+                f"data differs: {split}{where} in {len(seen)} versions "
+                f"({counts} utterances)"
+            )
     return problems
 
 
@@ -319,13 +428,16 @@ def _mean_param(runs, key):
 
 
 def _metric_values(runs):
-    """``{(split, metric): [value per run]}`` in order of first appearance."""
+    """``{(split, metric): ([value per run], [fold per run])}`` in order
+    of first appearance."""
     values = {}
     for run in runs:
         for split, metrics in run.get("splits", {}).items():
             for metric, value in (metrics or {}).items():
                 if metric != "n" and _is_scalar(value):
-                    values.setdefault((split, metric), []).append(float(value))
+                    cell = values.setdefault((split, metric), ([], []))
+                    cell[0].append(float(value))
+                    cell[1].append(run.get("fold"))
     return values
 
 
@@ -348,8 +460,9 @@ def aggregate(results, n_boot=10000, seed=0):
         One row per ``(experiment, split, metric)``: the shown keys
         (corpus, config, task), one column per setting that differs
         between experiments (their names in ``df.attrs["settings"]``), then
-        ``split, metric, folds, seeds, n_runs, mean, std, ci_low, ci_high,
-        trainable_params, trainable_pct, protocol, experiment``. Rows are
+        ``split, metric, folds, seeds, n_runs, units, mean, std, ci_low,
+        ci_high, trainable_params, trainable_pct, protocol, experiment``:
+        mean, std and CI run over ``units`` (see :func:`unit_values`). Rows are
         sorted by the shown keys and the settings; splits and metrics keep
         their order of first appearance.
 
@@ -382,8 +495,9 @@ def aggregate(results, n_boot=10000, seed=0):
         problems = protocol_problems(runs)
         if key.startswith("legacy:"):
             problems.append("settings unknown (older results.json)")
-        for (split, metric), cell in _metric_values(runs).items():
-            ci_low, ci_high = bootstrap_ci(cell, n_boot=n_boot, seed=seed)
+        for (split, metric), (cell, folds) in _metric_values(runs).items():
+            units, what = unit_values(cell, folds)
+            ci_low, ci_high = bootstrap_ci(units, n_boot=n_boot, seed=seed)
             rows.append(
                 (
                     *shown,
@@ -393,8 +507,11 @@ def aggregate(results, n_boot=10000, seed=0):
                     _ranges(run.get("fold") for run in runs if "fold" in run),
                     _ranges(run.get("seed") for run in runs if "seed" in run),
                     len(cell),
-                    float(np.mean(cell)),
-                    float(np.std(cell, ddof=1)) if len(cell) > 1 else math.nan,
+                    what,
+                    float(np.mean(units)),
+                    float(np.std(units, ddof=1))
+                    if len(units) > 1
+                    else math.nan,
                     ci_low,
                     ci_high,
                     _mean_param(runs, "trainable"),
@@ -452,15 +569,15 @@ def to_markdown(df):
     >>> header, rule, row = to_markdown(aggregate(runs)).splitlines()
     >>> print(header)  # doctest: +NORMALIZE_WHITESPACE
     | corpus | config | task | split | metric | folds | seeds | runs | mean \
-| std | 95% CI | trainable | protocol |
+| std | 95% CI | trainable | over | protocol |
     >>> print(row)  # doctest: +NORMALIZE_WHITESPACE
     | C | lora | categorical | test | WA | - | 1 | 1 | 0.5000 | n/a | n/a \
-| n/a | settings unknown (older results.json) |
+| n/a | 1 runs | settings unknown (older results.json) |
     """
     settings = df.attrs.get("settings", [])
     left = [*SHOWN, *settings, "split", "metric", "folds", "seeds"]
     right = ["runs", "mean", "std", "95% CI", "trainable"]
-    lines = [left + right + ["protocol"]]
+    lines = [left + right + ["over", "protocol"]]
     for row in df.to_dict("records"):
         ci = "n/a"
         if not math.isnan(row["ci_low"]):
@@ -473,6 +590,7 @@ def to_markdown(df):
                 _number(row["std"]),
                 ci,
                 _params(row["trainable_params"], row["trainable_pct"]),
+                row["units"],
                 row["protocol"],
             ]
         )
@@ -532,11 +650,13 @@ def main(argv=None):
     table = aggregate(results, args.bootstrap, args.seed)
     n_experiments = table["experiment"].nunique()
     note = (
-        f"{len(results)} runs in {n_experiments} experiment(s). std: sample "
-        f"(ddof=1); 95% CI: percentile bootstrap of the mean over runs "
-        f"({args.bootstrap} resamples, seed {args.seed}); both n/a for a "
-        "single run. Runs are averaged only within an experiment (they "
-        "differ in fold and seed alone)."
+        f"{len(results)} runs in {n_experiments} experiment(s). Mean, std "
+        "(sample, ddof=1) and 95% CI (percentile bootstrap of the mean, "
+        f"scipy.stats.bootstrap, {args.bootstrap} resamples, seed "
+        f"{args.seed}) run over folds, each fold the mean of its seeds; "
+        "without folds, over runs (the units column); std and CI are n/a "
+        "for a single unit. Runs are averaged only within an experiment "
+        "(they differ in fold and seed alone)."
     )
     text = f"{note}\n\n{to_markdown(table)}"
     print(text)

@@ -216,6 +216,8 @@ def test_everything_written_honours_the_umask(
         "encoder.ckpt",
         "model.safetensors",
         "results.json",
+        "run_identity.json",
+        "hyperparams.yaml",
     ):
         assert name in names, name
     modes = {str(path): oct(path.stat().st_mode & 0o777) for path in written}

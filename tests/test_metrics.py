@@ -271,7 +271,11 @@ def test_emotion_metrics_batches_equal_concatenation():
     summary = stats.summarize()
     assert summary["WA"] == weighted_accuracy(targets, predictions)
     assert summary["UA"] == unweighted_accuracy(targets, predictions)
-    assert summary["macro_F1"] == macro_f1(targets, predictions)
+    # Over the classes of the data: "sad" is never true.
+    assert summary["macro_F1"] == macro_f1(
+        targets, predictions, labels=[0, 1, 2]
+    )
+    assert summary["classes"] == ["neu", "hap", "ang"]
     assert summary["confusion"] == (
         confusion_matrix(targets, predictions, 4).tolist()
     )
@@ -342,3 +346,34 @@ def test_emotion_metrics_rejects_bad_batches(
 def test_emotion_metrics_unknown_task():
     with pytest.raises(ValueError, match="task"):
         EmotionMetrics("ordinal")
+
+
+def test_macro_f1_and_ua_average_over_the_classes_of_the_data():
+    """An 8-output head scored on a 4-class test set: stray predictions
+    of classes the data lacks count against the true classes' recall and
+    F1, but add no zero-F1 class of their own."""
+    labels = ["neu", "hap", "ang", "sad", "sur", "fea", "dis", "con"]
+    rng = np.random.default_rng(3)
+    targets = rng.integers(0, 4, 200)
+    predictions = targets.copy()
+    stray = rng.random(200) < 0.3
+    predictions[stray] = rng.integers(4, 8, stray.sum())
+    stats = EmotionMetrics("categorical", label_names=labels)
+    stats.append([str(i) for i in range(200)], predictions, targets)
+    summary = stats.summarize()
+    _, ua, _, confusion = reference_metrics(targets, predictions, 8)
+    f1s = [
+        2 * confusion[c][c] / (sum(confusion[c]) + sum(r[c] for r in confusion))
+        for c in range(4)
+    ]
+    assert summary["classes"] == labels[:4]
+    assert summary["UA"] == pytest.approx(ua)
+    assert summary["macro_F1"] == pytest.approx(sum(f1s) / 4)
+    assert summary["macro_F1"] > macro_f1(targets, predictions) + 0.2
+    for c, name in enumerate(labels[:4]):
+        scores = summary["per_class"][name]
+        assert scores["F1"] == pytest.approx(f1s[c])
+        assert scores["recall"] == pytest.approx(
+            confusion[c][c] / sum(confusion[c])
+        )
+        assert scores["n"] == int((targets == c).sum())

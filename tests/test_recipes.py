@@ -23,8 +23,8 @@ from recipe_runs import (
 )
 
 from data_prep.manifest import DataPrepError
-from speechbrain_peft.checkpoints import CheckpointMismatchError
 from speechbrain_peft.recipe import load_hparams, parse_arguments
+from speechbrain_peft.run_identity import RunMismatchError
 from speechbrain_peft.synthetic.corpora import make_crema_d, make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 
@@ -348,7 +348,7 @@ def test_unknown_adaptor_is_named(small_corpora, tiny_encoders, tmp_path):
         run_recipe("IEMOCAP", *args, *QUICK)
 
 
-def test_checkpoint_of_another_encoder_width_is_refused(
+def test_a_rerun_on_an_encoder_of_another_width_is_refused(
     small_corpora, tiny_encoders, tmp_path
 ):
     data = small_corpora["IEMOCAP"]
@@ -361,7 +361,7 @@ def test_checkpoint_of_another_encoder_width_is_refused(
     )
     narrow = save_tiny_encoder("wavlm", tmp_path / "narrow", hidden_size=32)
     args = recipe_args("IEMOCAP", "lora.yaml", data, narrow, tmp_path)
-    with pytest.raises(CheckpointMismatchError, match="hidden_size"):
+    with pytest.raises(RunMismatchError, match="encoder.revision"):
         run_recipe("IEMOCAP", *args, "--number_of_epochs=2", *QUICK[1:])
 
 

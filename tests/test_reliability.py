@@ -552,12 +552,21 @@ def test_awkward_audio_trains_and_each_kind_is_logged(straight_runs):
         "2 channels: averaged to mono",
         "Resampling 44100 Hz audio to 16000 Hz",
         "Resampling 8000 Hz audio to 16000 Hz",
-        "to its first max_duration = 1.0 s",
     ):
         assert expected in log, expected
     history = json.loads((run / "history.json").read_text())
     assert all(math.isfinite(h["train_loss"]) for h in history.values())
     results = json.loads((run / "results.json").read_text())
+    # The 3 s file is cropped to max_duration in training only: dev and
+    # test are scored whole.
+    cropped = results["cropped"]
+    assert ("to its first max_duration = 1.0 s" in log) == (
+        cropped["train"]["utterances"] == 1
+    )
+    assert sum(c["utterances"] for c in cropped.values()) <= 1
+    assert all(
+        c["max_duration"] is None for s, c in cropped.items() if s != "train"
+    )
     assert all(math.isfinite(s["loss"]) for s in results["splits"].values())
 
 

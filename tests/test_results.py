@@ -385,3 +385,86 @@ def test_an_evaluation_never_joins_the_training_row():
     assert ua.loc["test", "corpus"] == "IEMOCAP"
     assert ua.loc["test", "mean"] == 0.6
     assert ua.loc["test", "n_runs"] == ua.loc["test1", "n_runs"] == 1
+
+
+FOLD_UA = [0.60, 0.66, 0.71, 0.63, 0.69]
+
+
+def _fold_runs(seeds, noise=0.005):
+    """Runs of one experiment over IEMOCAP's five folds: fold k's value
+    plus a seed offset that averages to zero within the fold."""
+    offsets = np.linspace(-noise, noise, len(seeds)) if len(seeds) > 1 else [0]
+    return [
+        experiment_run(fold, ua + offset, seed=seed)
+        for fold, ua in zip(range(1, 6), FOLD_UA)
+        for seed, offset in zip(seeds, offsets)
+    ]
+
+
+def test_more_seeds_do_not_shrink_a_confidence_interval_about_folds():
+    """With several seeds per fold, mean, std and the bootstrap run over
+    the fold means (seeds averaged first): three seeds give the one-seed
+    figures, which are those of the five fold values."""
+    one = row(aggregate(_fold_runs([1986]), n_boot=2000), "lora", "test", "UA")
+    three = row(
+        aggregate(_fold_runs([1986, 1, 2]), n_boot=2000), "lora", "test", "UA"
+    )
+    assert three["n_runs"] == 15 and one["n_runs"] == 5
+    assert three["units"] == "5 folds (seeds averaged within each)"
+    for stat in ("mean", "std", "ci_low", "ci_high"):
+        assert three[stat] == pytest.approx(one[stat], abs=1e-12)
+    assert one["mean"] == pytest.approx(np.mean(FOLD_UA))
+    assert one["std"] == pytest.approx(np.std(FOLD_UA, ddof=1))
+    expected = bootstrap_ci(FOLD_UA, n_boot=2000, seed=0)
+    assert (one["ci_low"], one["ci_high"]) == pytest.approx(expected)
+    # Pooling the 15 runs as independent would have given a narrower CI.
+    pooled = bootstrap_ci(
+        [r["splits"]["test"]["UA"] for r in _fold_runs([1986, 1, 2])],
+        n_boot=2000,
+    )
+    assert pooled[1] - pooled[0] < 0.8 * (one["ci_high"] - one["ci_low"])
+
+
+def test_bootstrap_ci_is_scipys_percentile_interval():
+    from scipy import stats
+
+    values = [0.2, 0.9, 0.4, 0.5]
+    expected = stats.bootstrap(
+        (np.array(values),),
+        np.mean,
+        n_resamples=500,
+        method="percentile",
+        rng=np.random.default_rng(5),
+    ).confidence_interval
+    assert bootstrap_ci(values, n_boot=500, seed=5) == pytest.approx(
+        (expected.low, expected.high)
+    )
+    assert bootstrap_ci([0.5, 0.5]) == (0.5, 0.5)
+    assert all(math.isnan(v) for v in bootstrap_ci([0.5, math.nan]))
+
+
+def test_every_differing_setting_gets_a_column():
+    """batch 4 / rank 4 against batch 8 / rank 8: both columns show; a
+    setting repeated inside an object's arguments shows once."""
+    runs = [
+        experiment_run(1, 0.6, batch_size=b, adapters={"lora": {"rank": b}})
+        for b in (4, 8)
+    ]
+    for run in runs:
+        settings = run["experiment"]["settings"]
+        settings["encoder_args"] = {"adapters": dict(settings["adapters"])}
+    table = aggregate(runs, n_boot=10)
+    assert table.attrs["settings"] == ["adapters.lora.rank", "batch_size"]
+
+
+def test_runs_of_one_fold_on_other_data_are_flagged():
+    """Two releases of a corpus (other test IDs and counts) never make a
+    clean row."""
+    runs = [experiment_run(1, 0.6, seed=s, folds=(1,)) for s in (1, 2)]
+    for run, (digest, n) in zip(runs, (("a" * 64, 144), ("b" * 64, 16))):
+        run["identity"] = {"data": {"test": {"ids_sha256": digest, "n": n}}}
+    (protocol,) = set(aggregate(runs, n_boot=10)["protocol"])
+    assert (
+        protocol
+        == "data differs: test of fold 1 in 2 versions (144, 16 utterances)"
+    )

@@ -78,6 +78,7 @@ def test_stage_two_starts_from_stage_one_predictions(
     )
     overrides = {a.split("=")[0][2:]: a.split("=", 1)[1] for a in args[1:]}
     overrides["label_map"] = {"ang": "ang", "neu": "neu", "sad": "sad"}
+    overrides["parent_name"] = "crema_d"
     hparams = load_hparams(args[0], overrides)
     encoder2 = hparams["encoder"]
     labels2 = hparams["label_set"]
