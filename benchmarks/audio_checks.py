@@ -1,7 +1,8 @@
 """Cost of checking every audio file before training.
 
 Each run checks the files of all its manifests before the first epoch
-(``speechbrain_peft.dataio.check_audio_files``): integer PCM files by their
+(``speechbrain_peft.data.datasets.check_audio_files``): integer PCM files
+by their
 header and last sample, float files (which alone can hold NaN or infinite
 samples) by reading every sample. This script writes ``--files`` random
 files of ``--seconds`` each, once as 16-bit PCM and once as 32-bit float,
@@ -38,7 +39,7 @@ from _common import (  # noqa: E402
     publish,
 )
 
-from speechbrain_peft.dataio import check_audio_files  # noqa: E402
+from speechbrain_peft.data.datasets import check_audio_files  # noqa: E402
 
 SAMPLE_RATE = 16000
 

@@ -11,7 +11,8 @@
 One epoch is: for each batch, features (encoder or cache) + the
 configuration's adaptors + :class:`EmotionHead` + cross-entropy, backward
 and an AdamW step, exactly the work
-:class:`~speechbrain_peft.brain.EmotionBrain` does per batch (audio reading
+:class:`~speechbrain_peft.training.brain.EmotionBrain` does per batch
+(audio reading
 excluded: the waveforms are in memory, so the comparison isolates the
 encoder against the cache). Reported per cache: epoch 1 (cold cache), the
 median of the following epochs (warm), and the speed-up over no cache as
@@ -54,14 +55,14 @@ from _common import (  # noqa: E402
     save_base_encoder,
 )
 
-from speechbrain_peft.encoder import PEFTEncoder  # noqa: E402
-from speechbrain_peft.feature_cache import (  # noqa: E402
+from speechbrain_peft.model.encoder import PEFTEncoder  # noqa: E402
+from speechbrain_peft.model.heads import EmotionHead  # noqa: E402
+from speechbrain_peft.synthetic.corpora import make_iemocap  # noqa: E402
+from speechbrain_peft.training.feature_cache import (  # noqa: E402
     FeatureCache,
     LowerLayerCache,
     PooledFeatureCache,
 )
-from speechbrain_peft.heads import EmotionHead  # noqa: E402
-from speechbrain_peft.synthetic.corpora import make_iemocap  # noqa: E402
 
 N_CLASSES = 4
 # MSP-Podcast release 1.12 (its readme): 207,136 speaking turns, 324 h 23

@@ -2,7 +2,7 @@
 
 Base checkpoints (wav2vec2-base, hubert-base, wavlm-base) normalise each
 CNN channel over the whole padded row, so the encoder runs their front-end
-file by file (see ``speechbrain_peft.encoder.per_file_front_end``): every
+file by file (see ``speechbrain_peft.model.encoder.per_file_front_end``): every
 file then gets the features it gets alone. This script times a padded
 batch through the frozen base-size encoder (eval mode, no gradient, as in
 evaluation, inference, the feature cache and frozen-CNN training) with the
@@ -39,7 +39,7 @@ from _common import (  # noqa: E402
     save_base_encoder,
 )
 
-from speechbrain_peft.encoder import PEFTEncoder  # noqa: E402
+from speechbrain_peft.model.encoder import PEFTEncoder  # noqa: E402
 
 
 def padded_batch(seconds, seed=0):

@@ -36,7 +36,7 @@ from _common import (  # noqa: E402
     ratio_cell,
 )
 
-from data_prep.iemocap_prepare import prepare_iemocap  # noqa: E402
+from speechbrain_peft.corpora.iemocap import prepare_iemocap  # noqa: E402
 from speechbrain_peft.synthetic.corpora import make_iemocap  # noqa: E402
 
 # The full release's evaluated utterances, over its 10 speakers.

@@ -3,7 +3,7 @@ bucketing against one file at a time, on a base-size encoder with LoRA
 (random init) on CPU.
 
 The files are the synthetic IEMOCAP's (1-4 s); both settings go through
-:class:`~speechbrain_peft.recordings.RecordingClassifier`, as the command
+:class:`~speechbrain_peft.inference.windows.RecordingClassifier`, as the command
 does, so the ratio is what ``--batch-size`` buys. The results agree (the
 features do not depend on the batch).
 
@@ -37,11 +37,11 @@ from _common import (  # noqa: E402
     save_base_encoder,
 )
 
-from speechbrain_peft.encoder import PEFTEncoder  # noqa: E402
-from speechbrain_peft.heads import EmotionHead  # noqa: E402
-from speechbrain_peft.inference import EmotionRecognizer  # noqa: E402
-from speechbrain_peft.recordings import RecordingClassifier  # noqa: E402
-from speechbrain_peft.run_artifact import save_run_artifact  # noqa: E402
+from speechbrain_peft.inference.recognizer import EmotionRecognizer  # noqa: E402
+from speechbrain_peft.inference.windows import RecordingClassifier  # noqa: E402
+from speechbrain_peft.model.encoder import PEFTEncoder  # noqa: E402
+from speechbrain_peft.model.heads import EmotionHead  # noqa: E402
+from speechbrain_peft.runs.artifact import save_run_artifact  # noqa: E402
 from speechbrain_peft.synthetic.corpora import make_iemocap  # noqa: E402
 
 LABELS = ["neu", "hap", "ang", "sad"]

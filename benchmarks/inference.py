@@ -49,7 +49,7 @@ from _common import (  # noqa: E402
 )
 
 from speechbrain_peft.adapters import LoRALinear, merge_lora  # noqa: E402
-from speechbrain_peft.encoder import PEFTEncoder  # noqa: E402
+from speechbrain_peft.model.encoder import PEFTEncoder  # noqa: E402
 
 NAMES = {
     "base": "base encoder (no LoRA)",

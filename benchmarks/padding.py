@@ -33,7 +33,7 @@ from _common import (  # noqa: E402
     publish,
 )
 
-from speechbrain_peft.dataio import DurationBucketSampler  # noqa: E402
+from speechbrain_peft.data.datasets import DurationBucketSampler  # noqa: E402
 
 
 def iemocap_like(count=5531, seed=0):

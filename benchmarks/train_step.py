@@ -77,8 +77,8 @@ from speechbrain_peft.adapters.wavlm_attention import (  # noqa: E402
     call_projections,
     is_wavlm_attention,
 )
-from speechbrain_peft.encoder import PEFTEncoder  # noqa: E402
-from speechbrain_peft.heads import EmotionHead  # noqa: E402
+from speechbrain_peft.model.encoder import PEFTEncoder  # noqa: E402
+from speechbrain_peft.model.heads import EmotionHead  # noqa: E402
 
 COMBO = ["lora", "bottleneck", "weighted_sum", "gating"]
 

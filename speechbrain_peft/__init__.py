@@ -5,4 +5,9 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
+from speechbrain_peft.utils.moved_modules import install
+
 __version__ = "0.1.0"
+# Run folders and YAMLs written before the layout by role name modules by
+# their old paths (speechbrain_peft.encoder...).
+install()

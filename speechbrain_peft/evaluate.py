@@ -8,7 +8,8 @@
         --label-map neu=neu hap=hap ang=ang sad=sad --out eval/iemocap_on_msp
 
 writes ``OUT/results.json`` in the format of a training run's (see
-:mod:`speechbrain_peft.outputs`; per split WA, UA, macro-F1 and confusion
+:mod:`speechbrain_peft.runs.result_files`; per split WA, UA, macro-F1 and
+confusion
 matrix, or CCC per dimension; there is no loss), plus
 ``predictions_<split>.jsonl`` and confusion-matrix PNGs. It keeps apart
 what was evaluated (``evaluated_on``: the corpus, each manifest's path
@@ -51,24 +52,24 @@ import speechbrain as sb
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
-from data_prep.manifest import prep_info_of
-from speechbrain_peft.dataio import (
+from speechbrain_peft.data.datasets import (
     LengthBatchSampler,
     create_datasets,
     durations_of,
 )
-from speechbrain_peft.errors import ConfigError, run_command
-from speechbrain_peft.experiment import experiment_id
-from speechbrain_peft.inference import EmotionRecognizer
-from speechbrain_peft.lineage import (
+from speechbrain_peft.data.manifest import prep_info_of
+from speechbrain_peft.inference.recognizer import EmotionRecognizer
+from speechbrain_peft.runs.experiment import experiment_id
+from speechbrain_peft.runs.result_files import parameter_summary, write_results
+from speechbrain_peft.runs.speakers import (
     SpeakerLeakError,
     named_overlap,
     recorded_trained_on,
     speaker_overlap,
     split_speakers,
 )
-from speechbrain_peft.metrics import EmotionMetrics
-from speechbrain_peft.outputs import parameter_summary, write_results
+from speechbrain_peft.training.metrics import EmotionMetrics
+from speechbrain_peft.utils.errors import ConfigError, run_command
 
 logger = logging.getLogger(__name__)
 # What an evaluation copies from the evaluated run, so the results table can

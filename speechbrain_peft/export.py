@@ -37,18 +37,21 @@ from torch import nn
 
 from speechbrain_peft import speechbrain_interface
 from speechbrain_peft.adapters import METHODS, owner_of
-from speechbrain_peft.checkpoints import save_trainable, trainable_state_dict
-from speechbrain_peft.encoder import PEFTEncoder
-from speechbrain_peft.encoder_source import encoder_revision
-from speechbrain_peft.errors import ConfigError, UserError
-from speechbrain_peft.files import honour_umask
-from speechbrain_peft.inference import EXPORT_KEY, EmotionRecognizer
-from speechbrain_peft.model_card import write_model_card
-from speechbrain_peft.run_artifact import (
+from speechbrain_peft.inference.model_card import write_model_card
+from speechbrain_peft.inference.recognizer import EXPORT_KEY, EmotionRecognizer
+from speechbrain_peft.model.encoder import PEFTEncoder
+from speechbrain_peft.model.pretrained import encoder_revision
+from speechbrain_peft.model.trainable import (
+    save_trainable,
+    trainable_state_dict,
+)
+from speechbrain_peft.runs.artifact import (
     RUN_CONFIG,
     RUN_WEIGHTS,
     read_run_config,
 )
+from speechbrain_peft.utils.errors import ConfigError, UserError
+from speechbrain_peft.utils.files import honour_umask
 
 ENCODER_DIR = "encoder"
 FORMATS = ("adapters", "merged", "speechbrain")

@@ -40,9 +40,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from speechbrain_peft.errors import ConfigError, UserError, run_command
-from speechbrain_peft.inference import EmotionRecognizer
-from speechbrain_peft.recordings import RecordingClassifier
+from speechbrain_peft.inference.recognizer import EmotionRecognizer
+from speechbrain_peft.inference.windows import RecordingClassifier
+from speechbrain_peft.utils.errors import ConfigError, UserError, run_command
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 

@@ -2,7 +2,7 @@
 
 Runs are averaged only when they are the same experiment, that is when
 they differ in fold and seed alone: every ``results.json`` carries its
-experiment's settings and id (see :mod:`speechbrain_peft.experiment`), and
+experiment's settings and id (see :mod:`speechbrain_peft.runs.experiment`), and
 runs are grouped by that id. An evaluation of a trained run on other
 manifests (:mod:`speechbrain_peft.evaluate`) is an experiment of its own
 (the evaluated run's experiment plus what it was evaluated on), so it
@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from speechbrain_peft.experiment import flatten
+from speechbrain_peft.runs.experiment import flatten
 
 SHOWN = ("corpus", "config", "task")
 STATISTICS = (

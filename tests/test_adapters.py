@@ -22,16 +22,16 @@ from speechbrain_peft.adapters import (
     inject_lora,
     merge_lora,
 )
-from speechbrain_peft.checkpoints import (
-    CheckpointMismatchError,
-    load_trainable,
-)
-from speechbrain_peft.encoder import (
+from speechbrain_peft.model.encoder import (
     PEFTEncoder,
     normalize_valid,
     valid_sample_mask,
 )
-from speechbrain_peft.heads import EmotionHead, masked_mean
+from speechbrain_peft.model.heads import EmotionHead, masked_mean
+from speechbrain_peft.model.trainable import (
+    CheckpointMismatchError,
+    load_trainable,
+)
 
 
 def hidden_states(encoder, wav, lens):

@@ -15,10 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_prep.crema_d_prepare import prepare_crema_d
-from data_prep.iemocap_prepare import CLASS_SETS, prepare_iemocap
-from data_prep.manifest import COLUMNS, DATA_ROOT, DIMENSIONAL
-from data_prep.msp_podcast_prepare import EMO_CLASSES, prepare_msp_podcast
+from speechbrain_peft.corpora.crema_d import prepare_crema_d
+from speechbrain_peft.corpora.iemocap import CLASS_SETS, prepare_iemocap
+from speechbrain_peft.corpora.msp_podcast import (
+    EMO_CLASSES,
+    prepare_msp_podcast,
+)
+from speechbrain_peft.data.manifest import COLUMNS, DATA_ROOT, DIMENSIONAL
 from speechbrain_peft.synthetic.corpora import (
     make_crema_d,
     make_iemocap,

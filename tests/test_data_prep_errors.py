@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from data_prep.crema_d_prepare import prepare_crema_d
-from data_prep.iemocap_prepare import prepare_iemocap
-from data_prep.manifest import DataPrepError
-from data_prep.msp_podcast_prepare import prepare_msp_podcast
+from speechbrain_peft.corpora.crema_d import prepare_crema_d
+from speechbrain_peft.corpora.iemocap import prepare_iemocap
+from speechbrain_peft.corpora.msp_podcast import prepare_msp_podcast
+from speechbrain_peft.data.manifest import DataPrepError
 from speechbrain_peft.synthetic.corpora import (
     make_crema_d,
     make_iemocap,
@@ -221,7 +221,7 @@ def test_crema_misnamed_level_of_older_copies_is_read(copy, tmp_path, caplog):
     source = sorted((root / "AudioWAV").glob("*_XX.wav"))[0]
     misnamed = source.with_name(source.name.replace("_XX.wav", "_X.wav"))
     source.rename(misnamed)
-    with caplog.at_level("INFO", logger="data_prep.crema_d_prepare"):
+    with caplog.at_level("INFO", logger="speechbrain_peft.corpora.crema_d"):
         prepare_crema_d(root, tmp_path / "out")
     manifests = (tmp_path / "out").glob("*.csv")
     frame = pd.concat(pd.read_csv(path, dtype=str) for path in manifests)

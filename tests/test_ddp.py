@@ -16,7 +16,7 @@ import pytest
 import yaml
 from recipe_runs import REPO, recipe_args, run_recipe
 
-from speechbrain_peft.dataio import DurationBucketSampler
+from speechbrain_peft.data.datasets import DurationBucketSampler
 
 pytestmark = pytest.mark.slow
 

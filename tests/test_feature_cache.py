@@ -14,14 +14,14 @@ import soundfile as sf
 import torch
 from recipe_runs import QUICK, recipe_args, run_recipe
 
-from speechbrain_peft.encoder import PEFTEncoder
-from speechbrain_peft.feature_cache import (
+from speechbrain_peft.model.encoder import PEFTEncoder
+from speechbrain_peft.model.heads import EmotionHead
+from speechbrain_peft.synthetic.encoders import save_tiny_encoder
+from speechbrain_peft.training.feature_cache import (
     FeatureCache,
     PooledFeatureCache,
     make_feature_cache,
 )
-from speechbrain_peft.heads import EmotionHead
-from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 
 
 @pytest.fixture

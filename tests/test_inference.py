@@ -28,28 +28,28 @@ from safetensors.torch import load_file
 from speechbrain.inference.interfaces import foreign_class
 from transformers import AutoFeatureExtractor, AutoModel
 
-from data_prep.crema_d_prepare import prepare_crema_d
-from speechbrain_peft.checkpoints import CheckpointMismatchError
-from speechbrain_peft.dataio import denormalize_dimensions
-from speechbrain_peft.encoder import PEFTEncoder
+from speechbrain_peft.corpora.crema_d import prepare_crema_d
+from speechbrain_peft.data.datasets import denormalize_dimensions
 from speechbrain_peft.evaluate import evaluate_run
 from speechbrain_peft.export import export_run
-from speechbrain_peft.heads import EmotionHead
 from speechbrain_peft.infer import expand_inputs
 from speechbrain_peft.infer import main as infer_main
-from speechbrain_peft.inference import EmotionRecognizer
-from speechbrain_peft.lineage import read_trained_on
-from speechbrain_peft.recipe import load_hparams, train_and_evaluate
-from speechbrain_peft.recordings import RecordingClassifier
+from speechbrain_peft.inference.recognizer import EmotionRecognizer
+from speechbrain_peft.inference.windows import RecordingClassifier
+from speechbrain_peft.model.encoder import PEFTEncoder
+from speechbrain_peft.model.heads import EmotionHead
+from speechbrain_peft.model.trainable import CheckpointMismatchError
 from speechbrain_peft.results import aggregate
-from speechbrain_peft.run_artifact import (
+from speechbrain_peft.runs.artifact import (
     RUN_CONFIG,
     RUN_WEIGHTS,
     save_run_artifact,
 )
-from speechbrain_peft.stage_two import init_from_run
+from speechbrain_peft.runs.speakers import read_trained_on
 from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
+from speechbrain_peft.training.recipe import load_hparams, train_and_evaluate
+from speechbrain_peft.training.stage_two import init_from_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = ["neu", "hap", "ang", "sad"]

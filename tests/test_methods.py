@@ -14,14 +14,14 @@ import torch
 from safetensors.torch import load_file
 
 from speechbrain_peft.adapters import METHODS, owner_of
-from speechbrain_peft.encoder import PEFTEncoder
 from speechbrain_peft.export import export_run
-from speechbrain_peft.heads import EmotionHead
-from speechbrain_peft.inference import EmotionRecognizer
-from speechbrain_peft.losses import ccc_loss
-from speechbrain_peft.padding import normalize_valid, valid_sample_mask
-from speechbrain_peft.run_artifact import save_run_artifact
-from speechbrain_peft.stage_two import init_from_run
+from speechbrain_peft.inference.recognizer import EmotionRecognizer
+from speechbrain_peft.model.encoder import PEFTEncoder
+from speechbrain_peft.model.heads import EmotionHead
+from speechbrain_peft.model.padding import normalize_valid, valid_sample_mask
+from speechbrain_peft.runs.artifact import save_run_artifact
+from speechbrain_peft.training.losses import ccc_loss
+from speechbrain_peft.training.stage_two import init_from_run
 
 NAMES = sorted(METHODS)
 PAIRS = list(itertools.combinations(NAMES, 2))

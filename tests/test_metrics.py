@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from speechbrain_peft.losses import ccc_loss, mse_loss
-from speechbrain_peft.metrics import (
+from speechbrain_peft.training.losses import ccc_loss, mse_loss
+from speechbrain_peft.training.metrics import (
     EmotionMetrics,
     ccc,
     confusion_matrix,

@@ -22,11 +22,11 @@ from recipe_runs import (
     start_recipe,
 )
 
-from data_prep.manifest import DataPrepError
-from speechbrain_peft.recipe import load_hparams, parse_arguments
-from speechbrain_peft.run_identity import RunMismatchError
+from speechbrain_peft.data.manifest import DataPrepError
+from speechbrain_peft.runs.identity import RunMismatchError
 from speechbrain_peft.synthetic.corpora import make_crema_d, make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
+from speechbrain_peft.training.recipe import load_hparams, parse_arguments
 
 CORPORA = ("IEMOCAP", "MSP-Podcast", "CREMA-D")
 CONFIGS = sorted(

@@ -36,24 +36,24 @@ from speechbrain.utils.checkpoints import (
     register_checkpoint_hooks,
 )
 
-from data_prep.iemocap_prepare import prepare_iemocap
-from speechbrain_peft.brain import (
-    EmotionBrain,
-    NonFiniteLossError,
-    recover_with_fallback,
-)
-from speechbrain_peft.checkpointer import CrashSafeCheckpointer
-from speechbrain_peft.checkpoints import CheckpointMismatchError
-from speechbrain_peft.dataio import (
+from speechbrain_peft.corpora.iemocap import prepare_iemocap
+from speechbrain_peft.data.datasets import (
     MIN_SAMPLES,
     AudioReader,
     ManifestError,
     create_datasets,
     make_label_encoder,
 )
-from speechbrain_peft.encoder import PEFTEncoder
-from speechbrain_peft.heads import EmotionHead
+from speechbrain_peft.model.encoder import PEFTEncoder
+from speechbrain_peft.model.heads import EmotionHead
+from speechbrain_peft.model.trainable import CheckpointMismatchError
 from speechbrain_peft.synthetic.corpora import make_iemocap
+from speechbrain_peft.training.brain import (
+    EmotionBrain,
+    NonFiniteLossError,
+    recover_with_fallback,
+)
+from speechbrain_peft.training.checkpointer import CrashSafeCheckpointer
 
 RATE = 16000
 ALL_ADAPTORS = ["lora", "bottleneck", "weighted_sum", "gating"]
@@ -86,7 +86,9 @@ def test_stereo_is_averaged_to_mono_and_logged_once(tmp_path, caplog):
     stereo = np.stack([left, 0.5 * left], axis=1)
     path = _write(tmp_path / "stereo.wav", stereo, subtype="FLOAT")
     reader = AudioReader()
-    with caplog.at_level(logging.WARNING, logger="speechbrain_peft.dataio"):
+    with caplog.at_level(
+        logging.WARNING, logger="speechbrain_peft.data.datasets"
+    ):
         signal = reader(path)
         reader(path)
     assert signal.shape == (8000,)
@@ -98,7 +100,9 @@ def test_stereo_is_averaged_to_mono_and_logged_once(tmp_path, caplog):
 @pytest.mark.parametrize("rate", [44100, 8000])
 def test_other_rates_are_resampled_and_logged(rate, tmp_path, caplog):
     path = _write(tmp_path / f"{rate}.wav", _tone(0.5, rate), rate)
-    with caplog.at_level(logging.WARNING, logger="speechbrain_peft.dataio"):
+    with caplog.at_level(
+        logging.WARNING, logger="speechbrain_peft.data.datasets"
+    ):
         signal = AudioReader(RATE)(path)
     assert abs(signal.numel() - 8000) <= 1
     assert abs(_dominant_hz(signal) - 220.0) < 5.0  # same pitch, new rate
@@ -111,7 +115,9 @@ def test_long_audio_is_cropped_to_max_duration(tmp_path, caplog):
     audio = np.random.default_rng(0).uniform(-0.5, 0.5, 3 * 44100)
     path = _write(tmp_path / "long.wav", audio.astype("float32"), 44100)
     reader = AudioReader(RATE, max_duration=1.0)
-    with caplog.at_level(logging.WARNING, logger="speechbrain_peft.dataio"):
+    with caplog.at_level(
+        logging.WARNING, logger="speechbrain_peft.data.datasets"
+    ):
         signal = reader(path)
     assert signal.numel() == RATE
     # What the file holds (16-bit quantized), not the float source.
@@ -425,7 +431,9 @@ def test_nonfinite_loss_skips_the_step_and_is_counted(
     before = _trainable(brain)
 
     poison.on = True
-    with caplog.at_level(logging.WARNING, logger="speechbrain_peft.brain"):
+    with caplog.at_level(
+        logging.WARNING, logger="speechbrain_peft.training.brain"
+    ):
         assert not torch.isfinite(_step(brain, 0))
     assert _same(before, _trainable(brain))  # nothing updated
     assert not brain.optimizer.state and brain.optimizer_step == 0
@@ -704,7 +712,9 @@ def test_checkpoint_fallback_order_and_total_failure(tmp_path, caplog):
     saved[2].paramfiles["layer"].write_bytes(b"broken")
     torch.nn.init.zeros_(layer.weight)
 
-    with caplog.at_level(logging.WARNING, logger="speechbrain_peft.brain"):
+    with caplog.at_level(
+        logging.WARNING, logger="speechbrain_peft.training.brain"
+    ):
         loaded = recover_with_fallback(checkpointer)
     assert loaded.path == saved[1].path and layer.weight[0, 0] == 2.0
     assert any(str(saved[2].path) in m for m in _messages(caplog))
@@ -715,7 +725,9 @@ def test_checkpoint_fallback_order_and_total_failure(tmp_path, caplog):
     saved[1].paramfiles["layer"].unlink()
     saved[0].paramfiles["layer"].write_bytes(b"")
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="speechbrain_peft.brain"):
+    with caplog.at_level(
+        logging.WARNING, logger="speechbrain_peft.training.brain"
+    ):
         with pytest.raises(CheckpointMismatchError) as error:
             recover_with_fallback(checkpointer)
     with pytest.raises(Exception) as newest:

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from speechbrain_peft.evaluate import evaluation_experiment
-from speechbrain_peft.experiment import experiment_id
-from speechbrain_peft.plots import plot_confusion, plot_training_curves
 from speechbrain_peft.results import (
     aggregate,
     bootstrap_ci,
     load_results,
     to_markdown,
 )
+from speechbrain_peft.runs.experiment import experiment_id
+from speechbrain_peft.runs.plots import plot_confusion, plot_training_curves
 
 REPO = Path(__file__).resolve().parents[1]
 LORA_UA = [0.61, 0.55, 0.66, 0.58, 0.63]

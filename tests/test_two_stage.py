@@ -13,18 +13,18 @@ import torch
 from recipe_runs import QUICK, RECIPES, recipe_args, run_recipe
 from safetensors.torch import load_file
 
-from speechbrain_peft.checkpoints import (
+from speechbrain_peft.model.encoder import PEFTEncoder
+from speechbrain_peft.model.heads import EmotionHead
+from speechbrain_peft.model.trainable import (
     CheckpointMismatchError,
     load_trainable,
 )
-from speechbrain_peft.encoder import PEFTEncoder
-from speechbrain_peft.heads import EmotionHead
-from speechbrain_peft.lineage import SpeakerLeakError
-from speechbrain_peft.recipe import load_hparams
-from speechbrain_peft.run_artifact import read_run_config
-from speechbrain_peft.stage_two import init_from_run
+from speechbrain_peft.runs.artifact import read_run_config
+from speechbrain_peft.runs.speakers import SpeakerLeakError
 from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
+from speechbrain_peft.training.recipe import load_hparams
+from speechbrain_peft.training.stage_two import init_from_run
 
 STAGE1_ADAPTERS = "--adapters=[bottleneck, weighted_sum, gating]"
 

@@ -11,13 +11,13 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-from data_prep.crema_d_prepare import manifest_paths, prepare_crema_d
-from speechbrain_peft.errors import run_command
-from speechbrain_peft.recipe import (
+from speechbrain_peft.corpora.crema_d import manifest_paths, prepare_crema_d
+from speechbrain_peft.training.recipe import (
     prepare_data,
     start_experiment,
     train_and_evaluate,
 )
+from speechbrain_peft.utils.errors import run_command
 
 
 def main(argv=None):

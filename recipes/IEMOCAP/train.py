@@ -16,18 +16,18 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-from data_prep.iemocap_prepare import (
+from speechbrain_peft.corpora.iemocap import (
     SESSIONS,
     check_fold,
     manifest_paths,
     prepare_iemocap,
 )
-from speechbrain_peft.errors import run_command
-from speechbrain_peft.recipe import (
+from speechbrain_peft.training.recipe import (
     prepare_data,
     start_experiment,
     train_and_evaluate,
 )
+from speechbrain_peft.utils.errors import run_command
 
 
 def main(argv=None):

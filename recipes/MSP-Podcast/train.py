@@ -11,13 +11,16 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-from data_prep.msp_podcast_prepare import manifest_paths, prepare_msp_podcast
-from speechbrain_peft.errors import run_command
-from speechbrain_peft.recipe import (
+from speechbrain_peft.corpora.msp_podcast import (
+    manifest_paths,
+    prepare_msp_podcast,
+)
+from speechbrain_peft.training.recipe import (
     prepare_data,
     start_experiment,
     train_and_evaluate,
 )
+from speechbrain_peft.utils.errors import run_command
 
 
 def main(argv=None):

@@ -16,7 +16,7 @@ from speechbrain_peft.adapters.inject import (
     select_layers,
 )
 from speechbrain_peft.adapters.registry import Method, register
-from speechbrain_peft.errors import ConfigError
+from speechbrain_peft.utils.errors import ConfigError
 
 GATE_INITS = ("identity", "paper")
 # The child module name, which also names the adaptor in state dicts.

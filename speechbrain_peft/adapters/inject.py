@@ -15,7 +15,7 @@ Authors
 
 from torch import nn
 
-from speechbrain_peft.errors import ConfigError, ConfigTypeError
+from speechbrain_peft.utils.errors import ConfigError, ConfigTypeError
 
 # The non-linearities an adaptor's bottleneck may use, by YAML name.
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
@@ -29,7 +29,7 @@ def check_activation(name):
     >>> check_activation("tanh")
     Traceback (most recent call last):
     ...
-    speechbrain_peft.errors.ConfigError: Unknown activation 'tanh'; ...
+    speechbrain_peft.utils.errors.ConfigError: Unknown activation 'tanh'; ...
     """
     if name not in ACTIVATIONS:
         raise ConfigError(

@@ -29,7 +29,7 @@ from speechbrain_peft.adapters.wavlm_attention import (
     is_wavlm_attention,
     restore_attention,
 )
-from speechbrain_peft.errors import ConfigError
+from speechbrain_peft.utils.errors import ConfigError
 
 
 class LoRALinear(nn.Module):
@@ -237,7 +237,7 @@ class LoRASettings:
     >>> LoRASettings(rank=0)
     Traceback (most recent call last):
     ...
-    speechbrain_peft.errors.ConfigError: LoRA rank must be >= 1, got 0
+    speechbrain_peft.utils.errors.ConfigError: LoRA rank must be >= 1, got 0
     """
 
     rank: int = 8

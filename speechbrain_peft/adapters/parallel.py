@@ -20,7 +20,7 @@ from speechbrain_peft.adapters.inject import (
     select_layers,
 )
 from speechbrain_peft.adapters.registry import Method, register
-from speechbrain_peft.errors import ConfigError
+from speechbrain_peft.utils.errors import ConfigError
 
 # The child module name, which also names the adaptor in state dicts.
 ATTR = "adapter_parallel"

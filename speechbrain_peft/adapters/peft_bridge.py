@@ -22,7 +22,7 @@ from speechbrain_peft.adapters.wavlm_attention import (
     is_wavlm_attention,
     restore_attention,
 )
-from speechbrain_peft.errors import ConfigError
+from speechbrain_peft.utils.errors import ConfigError
 
 # peft keeps a tuner's tensors under this adapter name.
 ADAPTER_NAME = "default"

@@ -25,7 +25,7 @@ Authors
 
 import dataclasses
 
-from speechbrain_peft.errors import ConfigError, ConfigTypeError
+from speechbrain_peft.utils.errors import ConfigError, ConfigTypeError
 
 METHODS = {}
 
@@ -283,7 +283,7 @@ def nest_flat_overrides(overrides, used):
     >>> nest_flat_overrides({"gating_init": "paper"}, ["lora"])
     Traceback (most recent call last):
     ...
-    speechbrain_peft.errors.ConfigError: --gating_init sets an adaptor ...
+    speechbrain_peft.utils.errors.ConfigError: --gating_init sets an adaptor ...
     """
     nested = dict(overrides)
     used = [_item_name(item) for item in used]

@@ -57,8 +57,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from speechbrain_peft.errors import ConfigError
-from speechbrain_peft.files import honour_umask
+from speechbrain_peft.utils.errors import ConfigError
+from speechbrain_peft.utils.files import honour_umask
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def encoder_fingerprint(encoder, **settings):
 
     Arguments
     ---------
-    encoder : speechbrain_peft.encoder.PEFTEncoder
+    encoder : speechbrain_peft.model.encoder.PEFTEncoder
         The lobe.
     **settings
         Audio reading settings that change the input (sample rate...).
@@ -110,7 +110,7 @@ def make_feature_cache(folder, encoder, head, dtype="float32", **settings):
     ---------
     folder : str or pathlib.Path
         Cache root.
-    encoder : speechbrain_peft.encoder.PEFTEncoder
+    encoder : speechbrain_peft.model.encoder.PEFTEncoder
         The lobe.
     head : torch.nn.Module
         The head; ``pools_first`` and ``pool`` make the pooled cache fit.
@@ -198,7 +198,7 @@ class FeatureCache(_DiskCache):
     folder : str or pathlib.Path
         Cache root; entries go into a subfolder named by
         :func:`encoder_fingerprint`.
-    encoder : speechbrain_peft.encoder.PEFTEncoder
+    encoder : speechbrain_peft.model.encoder.PEFTEncoder
         A lobe with no trainable parameter inside the encoder.
     dtype : str
         ``float32`` or ``float16`` (storage only; features are returned in
@@ -209,7 +209,7 @@ class FeatureCache(_DiskCache):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_peft.encoder import PEFTEncoder
+    >>> from speechbrain_peft.model.encoder import PEFTEncoder
     >>> from speechbrain_peft.synthetic.encoders import save_tiny_encoder
     >>> tmp = Path(tempfile.mkdtemp())
     >>> encoder = PEFTEncoder(str(save_tiny_encoder("wavlm", tmp / "m")),
@@ -303,7 +303,7 @@ class PooledFeatureCache(_DiskCache):
     ---------
     folder : str or pathlib.Path
         Cache root (see :class:`FeatureCache`).
-    encoder : speechbrain_peft.encoder.PEFTEncoder
+    encoder : speechbrain_peft.model.encoder.PEFTEncoder
         A lobe with no trainable parameter inside the encoder, whose layer
         combination (if any) is linear.
     pool : callable
@@ -317,8 +317,8 @@ class PooledFeatureCache(_DiskCache):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_peft.encoder import PEFTEncoder
-    >>> from speechbrain_peft.heads import EmotionHead
+    >>> from speechbrain_peft.model.encoder import PEFTEncoder
+    >>> from speechbrain_peft.model.heads import EmotionHead
     >>> from speechbrain_peft.synthetic.encoders import save_tiny_encoder
     >>> tmp = Path(tempfile.mkdtemp())
     >>> encoder = PEFTEncoder(str(save_tiny_encoder("wavlm", tmp / "m")),
@@ -398,7 +398,7 @@ class LowerLayerCache(FeatureCache):
     ---------
     folder : str or pathlib.Path
         Cache root (see :class:`FeatureCache`).
-    encoder : speechbrain_peft.encoder.PEFTEncoder
+    encoder : speechbrain_peft.model.encoder.PEFTEncoder
         A lobe whose trainable encoder parameters all lie in its layers,
         with LayerDrop off.
     dtype : str
@@ -409,8 +409,8 @@ class LowerLayerCache(FeatureCache):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_peft.encoder import PEFTEncoder
-    >>> from speechbrain_peft.heads import EmotionHead
+    >>> from speechbrain_peft.model.encoder import PEFTEncoder
+    >>> from speechbrain_peft.model.heads import EmotionHead
     >>> from speechbrain_peft.synthetic.encoders import save_tiny_encoder
     >>> tmp = Path(tempfile.mkdtemp())
     >>> source = str(save_tiny_encoder("wavlm", tmp / "m"))

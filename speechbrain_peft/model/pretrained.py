@@ -18,7 +18,7 @@ from pathlib import Path
 
 from transformers import AutoConfig
 
-from speechbrain_peft.errors import UserError
+from speechbrain_peft.utils.errors import UserError
 
 # Files holding a transformers model's weights (single or sharded).
 WEIGHT_PREFIXES = ("model", "pytorch_model")
@@ -44,7 +44,7 @@ def check_source(source):
     >>> check_source("/no/such/wavlm")
     Traceback (most recent call last):
     ...
-    speechbrain_peft.encoder_source.EncoderSourceError: Encoder folder ...
+    speechbrain_peft.model.pretrained.EncoderSourceError: Encoder folder ...
     """
     source = str(source)
     path = Path(source).expanduser()

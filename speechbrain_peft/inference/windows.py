@@ -6,7 +6,7 @@ the whole file gets the mean of its windows' class probabilities (or of
 their arousal, valence and dominance); nothing is cropped. Many files are
 read in chunks, their windows sorted by length and batched (duration
 bucketing: little padding, and padding never changes a file's features,
-see :mod:`speechbrain_peft.padding`), and the results come back file by
+see :mod:`speechbrain_peft.model.padding`), and the results come back file by
 file, in the order given.
 
 Authors
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from speechbrain_peft.dataio import AudioReader, ManifestError
-from speechbrain_peft.errors import ConfigError
+from speechbrain_peft.data.datasets import AudioReader, ManifestError
+from speechbrain_peft.utils.errors import ConfigError
 
 # Seconds of the window when the run records no max_duration.
 DEFAULT_WINDOW = 15.0
@@ -67,7 +67,7 @@ class RecordingClassifier:
 
     Arguments
     ---------
-    recognizer : speechbrain_peft.inference.EmotionRecognizer
+    recognizer : speechbrain_peft.inference.recognizer.EmotionRecognizer
         The loaded run.
     window, hop : float, optional
         Window length and step in seconds; by default the run's

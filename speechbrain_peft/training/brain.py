@@ -23,10 +23,10 @@ from speechbrain.utils.distributed import (
     is_distributed_initialized,
 )
 
-from speechbrain_peft.checkpoints import CheckpointMismatchError
-from speechbrain_peft.errors import ConfigError, UserError
-from speechbrain_peft.losses import ccc_loss, mse_loss
-from speechbrain_peft.metrics import EmotionMetrics
+from speechbrain_peft.model.trainable import CheckpointMismatchError
+from speechbrain_peft.training.losses import ccc_loss, mse_loss
+from speechbrain_peft.training.metrics import EmotionMetrics
+from speechbrain_peft.utils.errors import ConfigError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def per_process_accumulation(factor, world_size):
     >>> per_process_accumulation(1, 2)
     Traceback (most recent call last):
     ...
-    speechbrain_peft.errors.ConfigError: grad_accumulation_factor=1 is ...
+    speechbrain_peft.utils.errors.ConfigError: grad_accumulation_factor=1 is ...
     """
     if factor % world_size:
         raise ConfigError(
@@ -139,8 +139,9 @@ def recover_with_fallback(checkpointer, max_key=None, min_key=None):
 
 class EmotionBrain(sb.Brain):
     """Trains ``modules.encoder`` (a
-    :class:`~speechbrain_peft.encoder.PEFTEncoder`) and ``modules.head`` (an
-    :class:`~speechbrain_peft.heads.EmotionHead`).
+    :class:`~speechbrain_peft.model.encoder.PEFTEncoder`) and ``modules.head``
+    (an
+    :class:`~speechbrain_peft.model.heads.EmotionHead`).
 
     Expected hparams: ``task`` (``categorical`` | ``dimensional``),
     ``output_folder``, ``lr_annealing``, ``train_logger``, ``epoch_counter``,
@@ -151,7 +152,8 @@ class EmotionBrain(sb.Brain):
     ``history.json``, and keeps the best checkpoint by dev UA (categorical)
     or dev mean CCC (dimensional) plus the latest one for resuming. Each
     :meth:`evaluate_split` stores its split's metrics and per-utterance
-    predictions in ``evaluated`` (see :mod:`speechbrain_peft.outputs`).
+    predictions in ``evaluated`` (see
+    :mod:`speechbrain_peft.runs.result_files`).
 
     Reliability rules (SpeechBrain run options, settable in the YAML or on
     the command line):

@@ -3,7 +3,7 @@ an evaluation "the same run".
 
 It is computed once, when the run starts, from
 
-* its experiment (settings and id, see :mod:`speechbrain_peft.experiment`:
+* its experiment (settings and id, see :mod:`speechbrain_peft.runs.experiment`:
   the configuration, the encoder's weights, the run options that change
   numbers, the parent's experiment);
 * its place in the protocol (fold and seed);
@@ -37,15 +37,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from speechbrain_peft.errors import UserError
-from speechbrain_peft.experiment import (
+from speechbrain_peft.runs.artifact import RUN_WEIGHTS, read_run_config
+from speechbrain_peft.runs.experiment import (
     experiment_id,
     experiment_settings,
     flatten,
     read_resolved_config,
 )
-from speechbrain_peft.files import atomic_write_text
-from speechbrain_peft.run_artifact import RUN_WEIGHTS, read_run_config
+from speechbrain_peft.utils.errors import UserError
+from speechbrain_peft.utils.files import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def _short(value):
 
 def data_identity(datasets):
     """``{split: {"ids_sha256", "n"}}`` of a run's datasets (see
-    :class:`speechbrain_peft.dataio.Datasets`)."""
+    :class:`speechbrain_peft.data.datasets.Datasets`)."""
     return {
         split: {"ids_sha256": datasets.ids_sha256[split], "n": len(dataset)}
         for split, dataset in datasets.items()

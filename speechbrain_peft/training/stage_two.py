@@ -28,9 +28,9 @@ import torch
 from safetensors.torch import load_file
 
 from speechbrain_peft.adapters import METHODS, owner_of
-from speechbrain_peft.checkpoints import CheckpointMismatchError
-from speechbrain_peft.errors import ConfigError
-from speechbrain_peft.run_artifact import RUN_WEIGHTS, read_run_config
+from speechbrain_peft.model.trainable import CheckpointMismatchError
+from speechbrain_peft.runs.artifact import RUN_WEIGHTS, read_run_config
+from speechbrain_peft.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def frozen_adaptors(freeze_stage1, loaded):
     >>> frozen_adaptors(["bottleneck"], ["lora"])
     Traceback (most recent call last):
     ...
-    speechbrain_peft.errors.ConfigError: freeze_stage1 names ['bottleneck']...
+    speechbrain_peft.utils.errors.ConfigError: freeze_stage1 names [...
     """
     if isinstance(freeze_stage1, bool) or freeze_stage1 is None:
         return list(loaded) if freeze_stage1 else []
@@ -171,10 +171,10 @@ def init_from_run(
     ---------
     run_dir : str or pathlib.Path
         The finished stage-one run.
-    encoder : speechbrain_peft.encoder.PEFTEncoder
+    encoder : speechbrain_peft.model.encoder.PEFTEncoder
         Stage two's lobe: same encoder, every stage-one adaptor with the
         same settings, possibly more adaptors.
-    head : speechbrain_peft.heads.EmotionHead
+    head : speechbrain_peft.model.heads.EmotionHead
         Stage two's head (see :meth:`EmotionHead.load_stage_one`).
     label_map : dict, optional
         Stage-one label to stage-two label (categorical tasks).

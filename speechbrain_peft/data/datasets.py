@@ -20,16 +20,15 @@ import torch
 import torchaudio
 from speechbrain.dataio.encoder import CategoricalEncoder
 
-from data_prep.manifest import audio_problem, id_hash
-from speechbrain_peft.errors import ConfigError, UserError
+from speechbrain_peft.data.manifest import audio_problem, id_hash
+from speechbrain_peft.data.schema import DIMENSIONS, TRAINING_COLUMNS
+from speechbrain_peft.utils.errors import ConfigError, UserError
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_COLUMNS = ("ID", "duration", "wav", "spk_id", "emo")
 # The split that trains: ``max_duration`` crops it; the others are scored
 # on whole utterances unless ``eval_max_duration`` says otherwise.
 TRAINING_SPLIT = "train"
-DIMENSIONS = ("arousal", "valence", "dominance")
 # The encoders' front-end receptive field (25 ms at 16 kHz): shorter audio
 # yields no frame at all, so it is zero-padded up to this length.
 MIN_SAMPLES = 400
@@ -98,7 +97,7 @@ def read_manifest(
             "(data_prep/*_prepare.py) or check `data_folder`/`manifest_folder`"
         )
     df = pd.read_csv(csv_path, dtype={"ID": str, "spk_id": str, "emo": str})
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    missing = [c for c in TRAINING_COLUMNS if c not in df.columns]
     if task == "dimensional":
         missing += [c for c in DIMENSIONS if c not in df.columns]
     if missing:
@@ -141,7 +140,7 @@ def read_manifest(
 
 def check_audio_files(frames):
     """Raise one :class:`ManifestError` naming every audio file of the
-    manifests that :func:`data_prep.manifest.audio_problem` rejects.
+    manifests that :func:`speechbrain_peft.data.manifest.audio_problem` rejects.
 
     Arguments
     ---------

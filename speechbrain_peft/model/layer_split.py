@@ -3,7 +3,7 @@ split at one of its layers: the lower part (CNN front-end, projection,
 positional convolution and the layers below the split) up to the input of
 the split layer, and the layers from there on. An encoder whose adaptors
 all sit at or above the split gives the same lower part every epoch; the
-lower-layer cache (:mod:`speechbrain_peft.feature_cache`) stores it and
+lower-layer cache (:mod:`speechbrain_peft.training.feature_cache`) stores it and
 runs only the upper part.
 
 The hidden states are transformers' own: state ``i`` is the input of layer

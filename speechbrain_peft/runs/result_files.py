@@ -3,7 +3,8 @@
 way by both.
 
 ``results.json`` holds the record describing what was run (see
-:mod:`speechbrain_peft.recipe` and :mod:`speechbrain_peft.evaluate`), the
+:mod:`speechbrain_peft.training.recipe` and :mod:`speechbrain_peft.evaluate`),
+the
 parameter counts, the label set, the utterances left out per split and
 the metrics per split. Per-utterance dimensional predictions and targets
 are written on the rating scale of each split's corpus
@@ -20,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from speechbrain_peft.dataio import denormalize_dimensions
-from speechbrain_peft.plots import plot_confusion
+from speechbrain_peft.data.datasets import denormalize_dimensions
+from speechbrain_peft.runs.plots import plot_confusion
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from speechbrain_peft.errors import UserError
-from speechbrain_peft.run_artifact import read_run_config
+from speechbrain_peft.runs.artifact import read_run_config
+from speechbrain_peft.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def check_no_leak(trained_on, corpus, speakers, fold=None):
     >>> check_no_leak(ancestors, "IEMOCAP", {"test": ["Ses02_F"]}, fold=2)
     Traceback (most recent call last):
     ...
-    speechbrain_peft.lineage.SpeakerLeakError: The stage-one model ...
+    speechbrain_peft.runs.speakers.SpeakerLeakError: The stage-one model ...
     """
     leaks = speaker_overlap(trained_on, corpus, speakers)
     other = sorted({a["corpus"] for a in trained_on} - {corpus})

@@ -43,7 +43,7 @@ def ccc_loss(predictions, targets, eps=1e-8):
     """Mean over dimensions of ``1 - CCC``, ignoring NaN targets.
 
     The CCC uses population moments over each dimension's valid entries,
-    like :func:`speechbrain_peft.metrics.ccc`; ``eps`` is added to the
+    like :func:`speechbrain_peft.training.metrics.ccc`; ``eps`` is added to the
     denominator so that constant, equal series give a finite loss.
 
     Arguments

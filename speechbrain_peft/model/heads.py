@@ -10,7 +10,7 @@ Authors
 import torch
 from torch import nn
 
-from speechbrain_peft.errors import ConfigError
+from speechbrain_peft.utils.errors import ConfigError
 
 
 def masked_mean(feats, lengths):

@@ -3,7 +3,7 @@ encoder (WavLM, HuBERT, wav2vec 2.0), frozen, with adaptors injected.
 
 Usable from HyperPyYAML::
 
-    encoder: !new:speechbrain_peft.encoder.PEFTEncoder
+    encoder: !new:speechbrain_peft.model.encoder.PEFTEncoder
         source: microsoft/wavlm-large
         save_path: !ref <save_folder>/encoder
         adapters:
@@ -21,7 +21,7 @@ because the direct route silently gives wrong results:
 * LayerDrop is set from our ``layerdrop`` argument (0 by default): in train
   mode it drops entries of ``hidden_states`` and breaks the weighted sum;
 * padding never reaches a file's features (see
-  :mod:`speechbrain_peft.padding`).
+  :mod:`speechbrain_peft.model.padding`).
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -43,28 +43,28 @@ from speechbrain.utils.checkpoints import (
 )
 from torch import nn
 
-from speechbrain_peft.activation_checkpointing import (
-    checkpointing_mode,
-    enable_activation_checkpointing,
-)
 from speechbrain_peft.adapters import (
     METHODS,
     adaptor_settings,
     as_dict,
     upgrade_flat_settings,
 )
-from speechbrain_peft.checkpoints import load_trainable, save_trainable
-from speechbrain_peft.encoder_source import (
-    encoder_identity,
-    load_encoder_config,
+from speechbrain_peft.model.activation_checkpointing import (
+    checkpointing_mode,
+    enable_activation_checkpointing,
 )
-from speechbrain_peft.errors import ConfigError
-from speechbrain_peft.layer_split import lower_part, upper_part
-from speechbrain_peft.padding import (
+from speechbrain_peft.model.layer_split import lower_part, upper_part
+from speechbrain_peft.model.padding import (
     normalize_valid,
     per_file_front_end,
     valid_sample_mask,
 )
+from speechbrain_peft.model.pretrained import (
+    encoder_identity,
+    load_encoder_config,
+)
+from speechbrain_peft.model.trainable import load_trainable, save_trainable
+from speechbrain_peft.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class PEFTEncoder(nn.Module):
         fit), more time. ``"full"`` (or True) recomputes whole layers,
         ``"selective"`` keeps the feed-forward projections' outputs and
         recomputes the rest (see
-        :mod:`speechbrain_peft.activation_checkpointing`). Outputs and
+        :mod:`speechbrain_peft.model.activation_checkpointing`). Outputs and
         gradients are the plain path's. No effect when nothing inside the
         encoder trains.
 
@@ -474,7 +474,7 @@ class PEFTEncoder(nn.Module):
     @functools.cached_property
     def weights_identity(self):
         """The base encoder's name and weights (see
-        :func:`~speechbrain_peft.encoder_source.encoder_identity`), read
+        :func:`~speechbrain_peft.model.pretrained.encoder_identity`), read
         once: what runs, checkpoints and exports name it by."""
         return encoder_identity(self.source, self.ssl.model.config)
 

@@ -14,7 +14,10 @@ from pathlib import Path
 import torch
 
 from speechbrain_peft.adapters import upgrade_flat_settings
-from speechbrain_peft.checkpoints import CheckpointMismatchError, save_trainable
+from speechbrain_peft.model.trainable import (
+    CheckpointMismatchError,
+    save_trainable,
+)
 
 # The run configuration's entries that define the model and its outputs.
 MODEL_KEYS = (
@@ -42,9 +45,9 @@ def save_run_artifact(run_dir, encoder, head, **run_config):
     ---------
     run_dir : str or pathlib.Path
         The run's output folder.
-    encoder : speechbrain_peft.encoder.PEFTEncoder
+    encoder : speechbrain_peft.model.encoder.PEFTEncoder
         The trained lobe.
-    head : speechbrain_peft.heads.EmotionHead
+    head : speechbrain_peft.model.heads.EmotionHead
         The trained head.
     **run_config
         JSON-serialisable settings (task, label_set, dimension_scale,

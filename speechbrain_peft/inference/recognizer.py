@@ -12,7 +12,7 @@ the predictions its evaluation wrote:
   converted to the run's ``sample_rate``;
 * files are classified **whole**, as evaluation scores them (the run's
   ``max_duration`` cropped its training utterances only); long recordings
-  go through :mod:`speechbrain_peft.recordings`' windows instead;
+  go through :mod:`speechbrain_peft.inference.windows`' windows instead;
 * very short files are zero-padded to the encoder's receptive field.
 
 Categorical runs give the most likely label and the probability of every
@@ -34,19 +34,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from speechbrain_peft.checkpoints import (
-    CheckpointMismatchError,
-    load_trainable,
-)
-from speechbrain_peft.dataio import (
+from speechbrain_peft.data.datasets import (
     DIMENSIONS,
     AudioReader,
     denormalize_dimensions,
 )
-from speechbrain_peft.encoder import PEFTEncoder
-from speechbrain_peft.encoder_source import EncoderSourceError
-from speechbrain_peft.heads import EmotionHead
-from speechbrain_peft.run_artifact import (
+from speechbrain_peft.model.encoder import PEFTEncoder
+from speechbrain_peft.model.heads import EmotionHead
+from speechbrain_peft.model.pretrained import EncoderSourceError
+from speechbrain_peft.model.trainable import (
+    CheckpointMismatchError,
+    load_trainable,
+)
+from speechbrain_peft.runs.artifact import (
     RUN_WEIGHTS,
     model_config,
     read_run_config,
@@ -117,9 +117,9 @@ class EmotionRecognizer(nn.Module):
 
     Arguments
     ---------
-    encoder : speechbrain_peft.encoder.PEFTEncoder
+    encoder : speechbrain_peft.model.encoder.PEFTEncoder
         The lobe with its trained adaptors.
-    head : speechbrain_peft.heads.EmotionHead
+    head : speechbrain_peft.model.heads.EmotionHead
         The trained head.
     config : dict
         The run's ``run.json``.
@@ -127,7 +127,7 @@ class EmotionRecognizer(nn.Module):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_peft.run_artifact import save_run_artifact
+    >>> from speechbrain_peft.runs.artifact import save_run_artifact
     >>> from speechbrain_peft.synthetic.encoders import save_tiny_encoder
     >>> run = Path(tempfile.mkdtemp())
     >>> encoder = PEFTEncoder(str(save_tiny_encoder("wavlm", run / "enc")))
@@ -179,7 +179,7 @@ class EmotionRecognizer(nn.Module):
 
         Raises
         ------
-        speechbrain_peft.checkpoints.CheckpointMismatchError
+        speechbrain_peft.model.trainable.CheckpointMismatchError
             When the folder lacks ``run.json`` or ``adapters.safetensors``,
             when the latter is not a safetensors file (e.g. a pickle) or was
             saved for another encoder, adaptor set or head than ``run.json``
@@ -309,7 +309,7 @@ class EmotionRecognizer(nn.Module):
 
         Raises
         ------
-        speechbrain_peft.dataio.ManifestError
+        speechbrain_peft.data.datasets.ManifestError
             When the file is missing, not audio, or holds NaN samples.
         """
         signal = self.read_audio(str(path))

@@ -1,4 +1,4 @@
-"""The manifest schema and the machinery every corpus' data prep shares.
+"""The machinery every corpus' data prep shares.
 
 A data-prep run (see :class:`Preparation`) locates the corpus folder,
 fingerprints its label files, reuses the previous output when nothing
@@ -8,11 +8,7 @@ last. Every problem is a :class:`DataPrepError` that names the path and
 says what to do; the command-line entry points print it without a
 traceback and exit non-zero.
 
-Manifests are CSV files with the columns :data:`COLUMNS`, in that order,
-then corpus-specific extras. ``wav`` is ``$data_root/<path inside the
-corpus folder>``, SpeechBrain's replacement convention. ``emo`` uses the
-shared codes :data:`LABELS`; dimensions are floats on the corpus' own
-scale, empty when the corpus has none.
+Manifests follow :mod:`speechbrain_peft.data.schema`.
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -31,29 +27,18 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from speechbrain_peft.errors import UserError, run_command
-from speechbrain_peft.files import atomic_write_text
+from speechbrain_peft.data.schema import (
+    COLUMNS,
+    DATA_ROOT,
+    DIMENSIONS,
+    GENDERS,
+    LABELS,
+)
+from speechbrain_peft.utils.errors import UserError, run_command
+from speechbrain_peft.utils.files import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = (
-    "ID",
-    "duration",
-    "wav",
-    "spk_id",
-    "gender",
-    "emo",
-    "arousal",
-    "valence",
-    "dominance",
-    "split",
-)
-DIMENSIONS = ("arousal", "valence", "dominance")
-# The project's shared emotion codes: the four basic classes first.
-LABELS = ("neu", "hap", "ang", "sad", "fru", "exc", "sur", "fea", "dis")
-LABELS += ("con", "oth")
-GENDERS = ("F", "M")
-DATA_ROOT = "$data_root"
 PREP_INFO = "prep_info.json"
 # The dimensional manifests' subfolder of the save folder.
 DIMENSIONAL = "dimensional"
@@ -114,7 +99,7 @@ def locate_corpus(data_folder, marker, corpus, expected):
     >>> locate_corpus(root, "AudioWAV", "CREMA-D", "")
     Traceback (most recent call last):
     ...
-    data_prep.manifest.DataPrepError: ...pass --data-folder .../CREMA-D
+    speechbrain_peft.data.manifest.DataPrepError: ...--data-folder .../CREMA-D
     """
     folder = Path(data_folder).expanduser().resolve()
     if not folder.is_dir():
@@ -150,7 +135,7 @@ def check_choice(name, value, choices):
     >>> check_choice("class_set", "5class", ("all", "4class"))
     Traceback (most recent call last):
     ...
-    data_prep.manifest.DataPrepError: class_set='5class' is not one of ...
+    speechbrain_peft.data.manifest.DataPrepError: class_set='5class' is not...
     """
     if value not in choices:
         raise DataPrepError(
@@ -332,7 +317,7 @@ def validate_manifests(manifests, label_set, may_share=(), dimensional=False):
     >>> validate_manifests(frames, ["neu"])
     Traceback (most recent call last):
     ...
-    data_prep.manifest.DataPrepError: ...speaker s1 is in train.csv and test.csv
+    speechbrain_peft.data.manifest.DataPrepError: ...s1 is in train.csv and...
     """
     unknown = sorted(set(label_set) - set(LABELS))
     if unknown:
@@ -757,7 +742,7 @@ def argument_parser(description, data_folder_help):
 def run_cli(prepare, parser, argv=None):
     """Parse ``argv`` and run ``prepare``; our own errors (a
     :class:`DataPrepError`...) end as one line on stderr and exit status 1
-    (see :func:`speechbrain_peft.errors.run_command`)."""
+    (see :func:`speechbrain_peft.utils.errors.run_command`)."""
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"

@@ -177,7 +177,7 @@ def model_card(config, results, export_format, folder_name):
         "transformers and peft).",
         "",
         "```python",
-        "from speechbrain_peft.inference import EmotionRecognizer",
+        "from speechbrain_peft.inference.recognizer import EmotionRecognizer",
         "",
         f'recognizer = EmotionRecognizer.from_run("{folder_name}")',
         'print(recognizer.classify_file("speech.wav"))',

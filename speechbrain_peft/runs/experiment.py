@@ -136,10 +136,10 @@ def read_resolved_config(path):
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "hyperparams.yaml"
     >>> _ = path.write_text(
-    ...     "lr: 0.01\\nhead: !name:speechbrain_peft.heads.EmotionHead\\n"
+    ...     "lr: 0.01\\nhead: !name:speechbrain_peft.model.heads.EmotionHead\\n"
     ...     "    hidden_size: 256\\n")
     >>> read_resolved_config(path)["head"]
-    {'!': '!name:speechbrain_peft.heads.EmotionHead', 'hidden_size': 256}
+    {'!': '!name:speechbrain_peft.model.heads.EmotionHead', 'hidden_size': 256}
     """
     return plain_config(Path(path).read_text())
 
@@ -192,7 +192,8 @@ def numeric_run_options(run_opts, hparams):
 
 def _location_free(node):
     """``node`` with this package's class tags reduced to the class name
-    (``!new:speechbrain_peft.heads.EmotionHead`` -> ``!new:EmotionHead``)."""
+    (``!new:speechbrain_peft.model.heads.EmotionHead`` ->
+    ``!new:EmotionHead``)."""
     if isinstance(node, list):
         return [_location_free(value) for value in node]
     if not isinstance(node, dict):
@@ -215,7 +216,7 @@ def experiment_settings(config, encoder, run_options=None, parent=None):
         The run's resolved configuration (see :func:`resolve_config`).
     encoder : dict
         The encoder's identity: ``{"id": ..., "revision": ...}`` (see
-        :func:`speechbrain_peft.encoder_source.encoder_identity`).
+        :func:`speechbrain_peft.model.pretrained.encoder_identity`).
     run_options : dict, optional
         The run options that change numbers, as the run used them (see
         :func:`numeric_run_options`); they replace the YAML's values.

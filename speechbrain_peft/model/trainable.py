@@ -15,8 +15,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from speechbrain_peft.errors import UserError
-from speechbrain_peft.files import honour_umask
+from speechbrain_peft.utils.errors import UserError
+from speechbrain_peft.utils.files import honour_umask
 
 METADATA_KEY = "speechbrain_peft"
 # Fields that may differ between the saving and the loading machine.

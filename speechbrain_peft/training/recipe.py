@@ -20,42 +20,42 @@ import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 
-from data_prep.manifest import read_prep_info
 from speechbrain_peft.adapters import nest_flat_overrides
-from speechbrain_peft.brain import EmotionBrain
-from speechbrain_peft.dataio import (
+from speechbrain_peft.data.datasets import (
     DurationBucketSampler,
     LengthBatchSampler,
     create_datasets,
     durations_of,
     make_label_encoder,
 )
-from speechbrain_peft.errors import ConfigError
-from speechbrain_peft.experiment import (
+from speechbrain_peft.data.manifest import read_prep_info
+from speechbrain_peft.runs.artifact import read_run_config, save_run_artifact
+from speechbrain_peft.runs.experiment import (
     numeric_run_options,
     plain_config,
     read_resolved_config,
     resolve_config,
 )
-from speechbrain_peft.feature_cache import make_feature_cache
-from speechbrain_peft.files import atomic_write_text
-from speechbrain_peft.lineage import (
-    check_no_leak,
-    read_trained_on,
-    split_speakers,
-    write_speakers,
-)
-from speechbrain_peft.outputs import parameter_summary, write_results
-from speechbrain_peft.plots import plot_training_curves
-from speechbrain_peft.run_artifact import read_run_config, save_run_artifact
-from speechbrain_peft.run_identity import (
+from speechbrain_peft.runs.identity import (
     claim_output_folder,
     data_identity,
     move_aside,
     parent_identity,
     run_identity,
 )
-from speechbrain_peft.stage_two import init_from_run
+from speechbrain_peft.runs.plots import plot_training_curves
+from speechbrain_peft.runs.result_files import parameter_summary, write_results
+from speechbrain_peft.runs.speakers import (
+    check_no_leak,
+    read_trained_on,
+    split_speakers,
+    write_speakers,
+)
+from speechbrain_peft.training.brain import EmotionBrain
+from speechbrain_peft.training.feature_cache import make_feature_cache
+from speechbrain_peft.training.stage_two import init_from_run
+from speechbrain_peft.utils.errors import ConfigError
+from speechbrain_peft.utils.files import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def parent_run_name(run_dir):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_peft.run_artifact import RUN_CONFIG, RUN_WEIGHTS
+    >>> from speechbrain_peft.runs.artifact import RUN_CONFIG, RUN_WEIGHTS
     >>> run = Path(tempfile.mkdtemp())
     >>> _ = (run / RUN_WEIGHTS).write_bytes(b"")
     >>> _ = (run / RUN_CONFIG).write_text(json.dumps({"run_info": {
@@ -146,7 +146,7 @@ def check_override_names(overrides, config, hparams_file):
     >>> check_override_names({"lr_rate": 0.1}, {"lr": 0.0001}, "lora.yaml")
     Traceback (most recent call last):
     ...
-    speechbrain_peft.errors.ConfigError: --lr_rate is not a setting of ...
+    speechbrain_peft.utils.errors.ConfigError: --lr_rate is not a setting of ...
     """
     for name in overrides:
         if name not in config:
@@ -163,7 +163,7 @@ class ResolvedConfig:
     """A run's configuration as resolved at its start (overrides applied,
     references resolved): the text saved as ``hyperparams.yaml`` and, in
     ``values``, the same as plain JSON types (see
-    :func:`~speechbrain_peft.experiment.plain_config`)."""
+    :func:`~speechbrain_peft.runs.experiment.plain_config`)."""
 
     source: Path
     text: str
@@ -198,7 +198,7 @@ def load_hparams(hparams_file, overrides):
     >>> load_hparams(path, {})
     Traceback (most recent call last):
     ...
-    speechbrain_peft.errors.ConfigError: ...must be set...--data_folder ...
+    speechbrain_peft.utils.errors.ConfigError: ...must be set...--data_folder...
     """
     with _placeholders_named(hparams_file):
         hparams = load_hyperpyyaml(Path(hparams_file).read_text(), overrides)
@@ -237,10 +237,10 @@ def start_experiment(recipe_file, argv=None, check=None):
     argv : list of str, optional
         Defaults to ``sys.argv[1:]``. ``--start_over`` moves a run of
         another identity in the output folder aside (see
-        :func:`~speechbrain_peft.run_identity.move_aside`).
+        :func:`~speechbrain_peft.runs.identity.move_aside`).
     check : callable, optional
         Called with the resolved configuration (plain values, see
-        :func:`~speechbrain_peft.experiment.resolve_config`) before any
+        :func:`~speechbrain_peft.runs.experiment.resolve_config`) before any
         object of the hparams is built or anything is written (e.g. a fold
         number check); raises to refuse it.
 
@@ -291,7 +291,7 @@ def prepare_data(prepare, hparams):
 
 def train_and_evaluate(hparams, run_opts, manifests, protocol=None):
     """Build the datasets and the model, claim the output folder with the
-    run's identity (see :mod:`speechbrain_peft.run_identity`), start from
+    run's identity (see :mod:`speechbrain_peft.runs.identity`), start from
     the stage-one run for a stage two, fit, evaluate the best checkpoint
     on every non-training split (whole utterances), and write the run's
     results and artifact.

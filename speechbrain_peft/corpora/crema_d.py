@@ -1,0 +1,364 @@
+"""Prepare CREMA-D: actor-disjoint train/dev/test CSV manifests.
+
+Reads the file names of ``AudioWAV/<ActorID>_<Sentence>_<Emotion>_<Level>
+.wav`` (e.g. ``1001_DFA_ANG_XX.wav``; macOS ``._*`` files are ignored, any
+other ``.wav`` whose name does not parse is an error naming it) and the
+actors' sex from ``VideoDemographics.csv``. Emotions ANG DIS FEA HAP NEU
+SAD map to ang dis fea hap neu sad; class sets ``all`` (the six, default)
+or ``4class`` (neu hap ang sad; DIS and FEA are skipped and counted).
+``sentence`` and ``level`` (LO MD HI XX) are extra columns; the corpus has
+no dimensional labels, so those columns are empty.
+
+Split: within each sex separately, the actors are shuffled with ``seed``;
+``test_fraction * n`` of them (rounded half up, at least one) go to test,
+``dev_fraction * n`` to dev (likewise), the rest to train. With the
+defaults (70/10/20), the release's 43 female and 48 male actors give
+63 / 9 / 19 actors.
+
+Older copies (and mirrors of them) name one file ``1040_ITH_SAD_X.wav``;
+its level ``X`` is read as ``XX`` (unspecified), as the release later
+renamed it, and the count of such names is logged.
+
+Some copies of the corpus hold broken files (reported: header-only or
+silent ``1076_MTI_*`` wavs; a clone without git-lfs has only pointer
+files): preparation then fails listing every bad file, and
+``--skip-invalid-audio`` leaves them out (logged, and listed in
+``prep_info.json``).
+
+Usage::
+
+    python data_prep/crema_d_prepare.py \\
+        --data-folder /data/CREMA-D --save-folder manifests
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from speechbrain_peft.data.manifest import (
+    DIMENSIONS,
+    MAX_LISTED,
+    DataPrepError,
+    Preparation,
+    argument_parser,
+    bullet_list,
+    check_choice,
+    locate_corpus,
+    run_cli,
+    to_manifest,
+)
+
+logger = logging.getLogger(__name__)
+
+CORPUS = "CREMA-D"
+AUDIO_FOLDER = "AudioWAV"
+DEMOGRAPHICS = "VideoDemographics.csv"
+EMOTIONS = {
+    "ANG": "ang",
+    "DIS": "dis",
+    "FEA": "fea",
+    "HAP": "hap",
+    "NEU": "neu",
+    "SAD": "sad",
+}
+LEVELS = ("LO", "MD", "HI", "XX")
+# Misnamed levels of released copies -> the level the release meant.
+LEVEL_ALIASES = {"X": "XX"}
+CLASS_SETS = {
+    "all": ("neu", "hap", "ang", "sad", "fea", "dis"),
+    "4class": ("neu", "hap", "ang", "sad"),
+}
+SEXES = {"Female": "F", "Male": "M"}
+SPLITS = ("train", "dev", "test")
+EXTRAS = ("sentence", "level", "emo_raw")
+FILE_NAME = re.compile(r"^(\d+)_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})\.wav$")
+EXPECTED = (
+    "the CREMA-D folder holding AudioWAV/ and VideoDemographics.csv (clone "
+    "https://github.com/CheyneyComputerScience/CREMA-D with git-lfs)"
+)
+
+
+def parse_file_name(name):
+    """Actor, sentence, emotion and level of an audio file name.
+
+    Raises ``ValueError`` saying what is wrong with the name.
+
+    Example
+    -------
+    >>> parse_file_name("1001_DFA_ANG_XX.wav")
+    ('1001', 'DFA', 'ANG', 'XX')
+    >>> parse_file_name("1040_ITH_SAD_X.wav")  # misnamed in older copies
+    ('1040', 'ITH', 'SAD', 'XX')
+    >>> parse_file_name("1001_DFA_BOR_XX.wav")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown emotion code 'BOR' (known: ANG DIS FEA HAP NEU SAD)
+    """
+    match = FILE_NAME.match(name)
+    if not match:
+        raise ValueError(
+            "not <ActorID>_<Sentence>_<Emotion>_<Level>.wav, e.g. "
+            "1001_DFA_ANG_XX.wav"
+        )
+    actor, sentence, emotion, level = match.groups()
+    if emotion not in EMOTIONS:
+        raise ValueError(
+            f"unknown emotion code {emotion!r} (known: {' '.join(EMOTIONS)})"
+        )
+    level = LEVEL_ALIASES.get(level, level)
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r} (known: {' '.join(LEVELS)})")
+    return actor, sentence, emotion, level
+
+
+def read_audio_names(audio_folder):
+    """One record per wav in ``audio_folder``; all bad names in one error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ID, path, spk_id, emo_raw, sentence, level.
+    """
+    records, problems = [], []
+    for path in sorted(audio_folder.glob("*.wav")):
+        if path.name.startswith("._"):
+            continue
+        try:
+            actor, sentence, emotion, level = parse_file_name(path.name)
+        except ValueError as error:
+            problems.append(f"{path.name}: {error}")
+            continue
+        records.append(
+            {
+                "ID": path.stem,
+                "path": f"{AUDIO_FOLDER}/{path.name}",
+                "spk_id": actor,
+                "emo_raw": emotion,
+                "sentence": sentence,
+                "level": level,
+            }
+        )
+    if problems:
+        raise DataPrepError(
+            f"{len(problems)} file name(s) in {audio_folder} do not parse:"
+            f"{bullet_list(problems)}\nRename them as in the release, or "
+            "move them out of the folder."
+        )
+    if not records:
+        raise DataPrepError(
+            f"{audio_folder} holds no .wav files; pass --data-folder {EXPECTED}"
+        )
+    misnamed = [r["path"] for r in records if r["ID"][-2:] != r["level"]]
+    if misnamed:
+        logger.info(
+            "%s: level read from %d misnamed file(s) (%s): %s",
+            CORPUS,
+            len(misnamed),
+            ", ".join(f"{a} as {b}" for a, b in LEVEL_ALIASES.items()),
+            ", ".join(misnamed[:MAX_LISTED]),
+        )
+    return pd.DataFrame(records)
+
+
+def read_sexes(path):
+    """``{ActorID: "F" or "M"}`` from the demographics file."""
+    if not path.is_file():
+        raise DataPrepError(
+            f"{path} does not exist: CREMA-D's actor demographics are needed "
+            "for the gender-stratified split; restore it from the release"
+        )
+    table = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    if not {"ActorID", "Sex"} <= set(table.columns):
+        raise DataPrepError(
+            f"{path} lacks the ActorID and Sex columns (has "
+            f"{list(table.columns)}); restore it from the release"
+        )
+    table["Sex"] = table["Sex"].str.strip()
+    bad = ~table["Sex"].isin(list(SEXES))
+    if bad.any():
+        lines = list(table.index[bad] + 2)
+        raise DataPrepError(
+            f"{path}, line(s) {lines[:MAX_LISTED]}: Sex is not Female or Male"
+        )
+    return dict(zip(table["ActorID"].str.strip(), table["Sex"].map(SEXES)))
+
+
+def split_actors(sexes, seed, dev_fraction, test_fraction):
+    """Actor-disjoint, sex-stratified ``{split: [actor, ...]}``.
+
+    Within each sex, a seeded shuffle; ``fraction * n`` actors (rounded
+    half up, at least one) for test, then for dev, the rest for train.
+
+    Example
+    -------
+    >>> sexes = {str(1000 + i): "FM"[i % 2] for i in range(20)}
+    >>> split = split_actors(sexes, 1986, 0.1, 0.2)
+    >>> {name: len(actors) for name, actors in split.items()}
+    {'train': 14, 'dev': 2, 'test': 4}
+    """
+    rng = np.random.default_rng(seed)
+    split = {name: [] for name in SPLITS}
+    for sex in sorted(set(sexes.values())):
+        actors = sorted(actor for actor, s in sexes.items() if s == sex)
+        order = [str(actor) for actor in rng.permutation(actors)]
+        n_test = max(1, int(test_fraction * len(actors) + 0.5))
+        n_dev = max(1, int(dev_fraction * len(actors) + 0.5))
+        if n_test + n_dev >= len(actors):
+            raise DataPrepError(
+                f"Only {len(actors)} actor(s) of sex {sex}: too few for "
+                "train, dev and test; CREMA-D has 91 actors, is the copy "
+                "complete?"
+            )
+        split["test"] += order[:n_test]
+        split["dev"] += order[n_test : n_test + n_dev]
+        split["train"] += order[n_test + n_dev :]
+    return {name: sorted(actors) for name, actors in split.items()}
+
+
+def prepare_crema_d(
+    data_folder,
+    save_folder,
+    class_set="all",
+    seed=1986,
+    dev_fraction=0.1,
+    test_fraction=0.2,
+    skip_invalid_audio=False,
+):
+    """Write ``train.csv``, ``dev.csv``, ``test.csv`` and ``prep_info.json``.
+
+    Skipped (nothing is read but ``prep_info.json``) when an earlier run
+    used the same corpus folder and options, and neither the demographics
+    file nor the AudioWAV listing changed.
+
+    Arguments
+    ---------
+    data_folder : str or pathlib.Path
+        The corpus folder, holding ``AudioWAV`` and the demographics.
+    save_folder : str or pathlib.Path
+        Output folder.
+    class_set : str
+        ``all`` (six emotions) or ``4class``.
+    seed : int
+        Seed of the actor shuffle.
+    dev_fraction, test_fraction : float
+        Shares of each sex's actors for dev and test.
+    skip_invalid_audio : bool
+        Leave out empty or unreadable wavs instead of failing.
+
+    Returns
+    -------
+    dict
+        The content of ``prep_info.json`` and ``reused`` (True when the
+        earlier output was kept).
+    """
+    check_choice("class_set", class_set, CLASS_SETS)
+    if not (
+        0 < dev_fraction
+        and 0 < test_fraction
+        and dev_fraction + test_fraction < 1
+    ):
+        raise DataPrepError(
+            f"dev_fraction={dev_fraction} and test_fraction={test_fraction} "
+            "must be positive and sum to less than 1"
+        )
+    options = {
+        "class_set": class_set,
+        "seed": int(seed),
+        "dev_fraction": float(dev_fraction),
+        "test_fraction": float(test_fraction),
+        "skip_invalid_audio": bool(skip_invalid_audio),
+    }
+    data_folder = locate_corpus(data_folder, AUDIO_FOLDER, CORPUS, EXPECTED)
+    audio_folder = data_folder / AUDIO_FOLDER
+    demographics = data_folder / DEMOGRAPHICS
+    sexes = read_sexes(demographics)
+    prep = Preparation(
+        CORPUS, data_folder, save_folder, options, [demographics, audio_folder]
+    )
+    previous = prep.previous()
+    if previous is not None:
+        return previous
+
+    frame = read_audio_names(audio_folder)
+    n_listed = len(frame)
+    unknown = sorted(set(frame["spk_id"]) - set(sexes))
+    if unknown:
+        raise DataPrepError(
+            f"Actor(s) {unknown[:MAX_LISTED]} have audio in {audio_folder} "
+            f"but no row in {demographics}; restore the release's file"
+        )
+    frame["gender"] = frame["spk_id"].map(sexes)
+    frame["emo"] = frame["emo_raw"].map(EMOTIONS)
+    for dimension in DIMENSIONS:
+        frame[dimension] = np.nan
+    frame = prep.skip(
+        frame,
+        ~frame["emo"].isin(CLASS_SETS[class_set]),
+        f"not in class set {class_set}",
+    )
+    frame = prep.read_audio(frame)
+    actors = split_actors(
+        {actor: sexes[actor] for actor in set(frame["spk_id"])},
+        seed,
+        dev_fraction,
+        test_fraction,
+    )
+    manifests = {
+        f"{split}.csv": to_manifest(
+            frame[frame["spk_id"].isin(actors[split])], split, EXTRAS
+        )
+        for split in SPLITS
+    }
+    return prep.write(
+        manifests,
+        CLASS_SETS[class_set],
+        n_listed=n_listed,
+        extra={"actors": actors},
+    )
+
+
+def manifest_paths(save_folder):
+    """``{split: manifest}`` of the prepared train, dev and test sets.
+
+    Example
+    -------
+    >>> sorted(manifest_paths("m"))
+    ['dev', 'test', 'train']
+    """
+    return {split: Path(save_folder) / f"{split}.csv" for split in SPLITS}
+
+
+def main(argv=None):
+    """Command line; see ``--help``."""
+    parser = argument_parser(
+        __doc__.split("\n")[0],
+        "the CREMA-D folder (holding AudioWAV/ and VideoDemographics.csv)",
+    )
+    parser.add_argument(
+        "--class-set",
+        choices=tuple(CLASS_SETS),
+        default="all",
+        help="all: ang dis fea hap neu sad; 4class: neu hap ang sad",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1986, help="seed of the actor split"
+    )
+    parser.add_argument(
+        "--dev-fraction",
+        type=float,
+        default=0.1,
+        help="share of each sex's actors in dev",
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="share of each sex's actors in test",
+    )
+    return run_cli(prepare_crema_d, parser, argv)

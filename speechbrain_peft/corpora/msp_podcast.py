@@ -1,0 +1,361 @@
+"""Prepare MSP-Podcast: CSV manifests of the official partition.
+
+Reads ``Labels/labels_consensus.csv`` (columns ``FileName, EmoClass,
+EmoAct, EmoVal, EmoDom, SpkrID, Gender, Split_Set``) and the headers of
+``Audios/<FileName>``. ``Split_Set`` gives the manifests: ``train.csv``
+(Train), ``dev.csv`` (Development) and ``test1.csv``, ``test2.csv``,
+``test3.csv`` for the test sets present in the label file. Dimensions
+(EmoAct -> ``arousal``, EmoVal -> ``valence``, EmoDom -> ``dominance``)
+stay on their 1-7 scale; an empty value stays empty.
+
+``EmoClass`` codes A S H U F D C N O X map to ang sad hap sur fea dis con
+neu oth and X (no agreed label). Class sets: ``8class`` (default: the
+eight primary emotions) or ``4class`` (neu hap ang sad). X is always
+skipped; O is skipped by default or kept as ``oth`` (``--other keep``).
+Skipped utterances are counted per reason and raw code in the log and in
+``prep_info.json``. The dimensional manifests (``dimensional/<split>.csv``)
+hold every rated utterance of each split, X and O included.
+
+Audio files without a row in the label file (the release withholds the
+labels of Test3) get no manifest; their number is logged and stored as
+``unlabelled_audio``.
+
+Speakers: many utterances have ``SpkrID`` (and ``Gender``) ``Unknown``.
+Each such utterance gets a speaker of its own, ``unknown_<ID>``, so that
+they do not count as one speaker found in every split (their number is
+logged and stored as ``unknown_speakers``). Known speakers must not cross
+splits, except between test sets: the corpus documents that its test sets
+share some speakers.
+
+Usage::
+
+    python data_prep/msp_podcast_prepare.py \\
+        --data-folder /data/MSP-Podcast --save-folder manifests
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import logging
+import os
+from itertools import combinations
+from pathlib import Path
+
+import pandas as pd
+
+from speechbrain_peft.data.manifest import (
+    DIMENSIONAL,
+    DataPrepError,
+    Preparation,
+    argument_parser,
+    bullet_list,
+    check_choice,
+    count_out_of_scale,
+    locate_corpus,
+    run_cli,
+    to_manifest,
+)
+
+logger = logging.getLogger(__name__)
+
+CORPUS = "MSP-Podcast"
+LABEL_FILE = "Labels/labels_consensus.csv"
+AUDIO_FOLDER = "Audios"
+COLUMNS = (
+    "FileName",
+    "EmoClass",
+    "EmoAct",
+    "EmoVal",
+    "EmoDom",
+    "SpkrID",
+    "Gender",
+    "Split_Set",
+)
+# EmoClass -> shared code; X (no agreed label) has none.
+EMO_CLASSES = {
+    "A": "ang",
+    "S": "sad",
+    "H": "hap",
+    "U": "sur",
+    "F": "fea",
+    "D": "dis",
+    "C": "con",
+    "N": "neu",
+    "O": "oth",
+    "X": None,
+}
+CLASS_SETS = {
+    "8class": ("neu", "hap", "ang", "sad", "sur", "fea", "dis", "con"),
+    "4class": ("neu", "hap", "ang", "sad"),
+}
+OTHER = ("drop", "keep")
+SPLITS = {
+    "Train": "train",
+    "Development": "dev",
+    "Test1": "test1",
+    "Test2": "test2",
+    "Test3": "test3",
+}
+TEST_SPLITS = ("test1", "test2", "test3")
+GENDERS = {"female": "F", "male": "M", "unknown": None, "": None}
+DIMENSIONS = {"EmoAct": "arousal", "EmoVal": "valence", "EmoDom": "dominance"}
+SCALE = (1.0, 7.0)
+EXTRAS = ("emo_raw",)
+EXPECTED = (
+    "the MSP-Podcast folder holding Audios/ and Labels/ (the corpus is "
+    "licensed by UT Dallas: https://ecs.utdallas.edu/research/researchlabs/"
+    "msp-lab/MSP-Podcast.html)"
+)
+
+
+def read_labels(path):
+    """Parse the consensus label file into one record per utterance.
+
+    Every problem (unknown EmoClass, Split_Set or Gender, non-numeric
+    dimension) is collected and raised as one error naming the lines.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ID, path, spk_id, gender, emo_raw, arousal, valence, dominance,
+        split.
+    """
+    table = pd.read_csv(
+        path, dtype=str, keep_default_na=False, skipinitialspace=True
+    )
+    missing = [column for column in COLUMNS if column not in table.columns]
+    if missing:
+        raise DataPrepError(
+            f"{path} lacks column(s) {missing} (it has {list(table.columns)}); "
+            f"expected the release's header {','.join(COLUMNS)}"
+        )
+    table = table.apply(lambda column: column.str.strip())
+    problems = []
+    # Line numbers as an editor shows them: the header is line 1.
+    lines = table.index + 2
+    checks = {
+        "EmoClass": (table["EmoClass"], EMO_CLASSES),
+        "Split_Set": (table["Split_Set"], SPLITS),
+        "Gender": (table["Gender"].str.lower(), GENDERS),
+    }
+    for column, (values, known) in checks.items():
+        bad = ~values.isin(list(known))
+        for line, value in zip(lines[bad], table.loc[bad, column]):
+            problems.append(f"line {line}: unknown {column} {value!r}")
+    frame = pd.DataFrame(
+        {
+            "ID": table["FileName"].str.removesuffix(".wav"),
+            "path": AUDIO_FOLDER + "/" + table["FileName"],
+            "spk_id": table["SpkrID"],
+            "gender": table["Gender"].str.lower().map(GENDERS),
+            "emo_raw": table["EmoClass"],
+            "split": table["Split_Set"].map(SPLITS),
+        }
+    )
+    for column, name in DIMENSIONS.items():
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna() & (table[column] != "")
+        for line, value in zip(lines[bad], table.loc[bad, column]):
+            problems.append(f"line {line}: {column} {value!r} is not a number")
+        frame[name] = values
+    if problems:
+        raise DataPrepError(
+            f"{path} has {len(problems)} problem(s):{bullet_list(problems)}"
+            f"\nKnown EmoClass codes: {' '.join(EMO_CLASSES)}; Split_Set: "
+            f"{', '.join(SPLITS)}. Restore the file from the corpus release."
+        )
+    return frame
+
+
+def name_unknown_speakers(frame):
+    """Give each utterance of an unknown speaker its own ``unknown_<ID>``.
+
+    Example
+    -------
+    >>> frame = pd.DataFrame({"ID": ["a", "b"], "spk_id": ["7", "Unknown"]})
+    >>> list(name_unknown_speakers(frame)["spk_id"])
+    ['7', 'unknown_b']
+    """
+    unknown = frame["spk_id"].str.lower().isin(["unknown", ""])
+    return frame.assign(
+        spk_id=frame["spk_id"].where(~unknown, "unknown_" + frame["ID"])
+    )
+
+
+def prepare_msp_podcast(
+    data_folder,
+    save_folder,
+    class_set="8class",
+    other="drop",
+    skip_invalid_audio=False,
+):
+    """Write the partition's manifests and ``prep_info.json``.
+
+    Skipped (nothing is read but ``prep_info.json``) when an earlier run
+    used the same corpus folder, options and unchanged label file.
+
+    Arguments
+    ---------
+    data_folder : str or pathlib.Path
+        The corpus folder, holding ``Audios`` and ``Labels``.
+    save_folder : str or pathlib.Path
+        Output folder: ``train.csv``, ``dev.csv``, ``test{1,2,3}.csv`` (the
+        test sets in the label file), ``prep_info.json``.
+    class_set : str
+        ``8class`` or ``4class``.
+    other : str
+        ``drop`` or ``keep`` the O (other) utterances (kept as ``oth``).
+    skip_invalid_audio : bool
+        Leave out missing or unreadable wavs instead of failing.
+
+    Returns
+    -------
+    dict
+        The content of ``prep_info.json`` and ``reused`` (True when the
+        earlier output was kept).
+    """
+    check_choice("class_set", class_set, CLASS_SETS)
+    check_choice("other", other, OTHER)
+    options = {
+        "class_set": class_set,
+        "other": other,
+        "skip_invalid_audio": bool(skip_invalid_audio),
+    }
+    data_folder = locate_corpus(data_folder, LABEL_FILE, CORPUS, EXPECTED)
+    audio_folder = data_folder / AUDIO_FOLDER
+    if not audio_folder.is_dir():
+        raise DataPrepError(
+            f"{audio_folder} does not exist: the MSP-Podcast audio is missing "
+            f"from {data_folder}; extract Audios.tar there"
+        )
+    label_file = data_folder / LABEL_FILE
+    prep = Preparation(
+        CORPUS, data_folder, save_folder, options, [label_file, audio_folder]
+    )
+    previous = prep.previous()
+    if previous is not None:
+        return previous
+
+    frame = read_labels(label_file)
+    n_listed = len(frame)
+    for needed in ("train", "dev"):
+        if not (frame["split"] == needed).any():
+            raise DataPrepError(
+                f"{label_file} has no {needed} utterances (Split_Set values: "
+                f"{sorted(frame['split'].unique())}); restore the release's "
+                "label file"
+            )
+    present = [
+        split for split in SPLITS.values() if split in set(frame["split"])
+    ]
+    frame = name_unknown_speakers(frame)
+    n_unknown = int(frame["spk_id"].str.startswith("unknown_").sum())
+    logger.info(
+        "%s: %d utterance(s) of unknown speakers, each given a speaker of "
+        "its own",
+        CORPUS,
+        n_unknown,
+    )
+    unlabelled = count_unlabelled_audio(audio_folder, frame)
+    frame = prep.read_audio(frame)
+    label_set = CLASS_SETS[class_set] + (("oth",) if other == "keep" else ())
+    frame["emo"] = frame["emo_raw"].map(EMO_CLASSES)
+    categorical = prep.skip(frame, frame["emo"].isna(), "no agreed label (X)")
+    categorical = prep.skip(
+        categorical,
+        ~categorical["emo"].isin(label_set),
+        f"not in class set {class_set} with other={other}",
+    )
+    # Every rated utterance, X (no agreed category) and O included.
+    dimensional = prep.skip(
+        frame,
+        frame[list(DIMENSIONS.values())].isna().any(axis=1),
+        "dimensional manifests: no attribute ratings",
+    )
+    return prep.write(
+        split_manifests(categorical, present),
+        label_set,
+        n_listed=n_listed,
+        may_share=combinations(TEST_SPLITS, 2),
+        extra={
+            "unknown_speakers": n_unknown,
+            "unlabelled_audio": unlabelled,
+            "out_of_scale_dimensions": count_out_of_scale(frame, SCALE, CORPUS),
+        },
+        dimensional=split_manifests(dimensional, present),
+        dimension_scale=SCALE,
+    )
+
+
+def split_manifests(frame, splits):
+    """``{"<split>.csv": manifest}`` for the given official splits."""
+    return {
+        f"{split}.csv": to_manifest(
+            frame[frame["split"] == split], split, EXTRAS
+        )
+        for split in splits
+    }
+
+
+def count_unlabelled_audio(audio_folder, frame):
+    """How many audio files the label file does not list (the release
+    withholds the labels of Test3); logged, as they get no manifest."""
+    listed = set(frame["path"].str.removeprefix(AUDIO_FOLDER + "/"))
+    unlabelled = sum(
+        1
+        for entry in os.scandir(audio_folder)
+        if entry.name.endswith(".wav") and entry.name not in listed
+    )
+    if unlabelled:
+        logger.info(
+            "%s: %d audio file(s) in %s have no row in the label file (the "
+            "release withholds Test3's labels): no manifest lists them",
+            CORPUS,
+            unlabelled,
+            audio_folder,
+        )
+    return unlabelled
+
+
+def manifest_paths(save_folder, task="categorical"):
+    """``{split: manifest}`` of the prepared splits of one task: train,
+    dev and every test set the label file has.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("train", "dev", "test2", "test1"):
+    ...     _ = (folder / f"{name}.csv").write_text("")
+    >>> list(manifest_paths(folder))
+    ['train', 'dev', 'test1', 'test2']
+    """
+    folder = Path(save_folder)
+    if task == "dimensional":
+        folder = folder / DIMENSIONAL
+    manifests = {"train": folder / "train.csv", "dev": folder / "dev.csv"}
+    for test in sorted(folder.glob("test*.csv")):
+        manifests[test.stem] = test
+    return manifests
+
+
+def main(argv=None):
+    """Command line; see ``--help``."""
+    parser = argument_parser(
+        __doc__.split("\n")[0],
+        "the MSP-Podcast folder (holding Audios/ and Labels/)",
+    )
+    parser.add_argument(
+        "--class-set",
+        choices=tuple(CLASS_SETS),
+        default="8class",
+        help="8class: the eight primary emotions; 4class: neu, hap, ang, sad",
+    )
+    parser.add_argument(
+        "--other",
+        choices=OTHER,
+        default="drop",
+        help="drop the O (other) utterances, or keep them as class oth; X "
+        "(no agreed label) is always dropped",
+    )
+    return run_cli(prepare_msp_podcast, parser, argv)
