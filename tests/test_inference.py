@@ -48,7 +48,8 @@ from speechbrain_peft.runs.artifact import (
 from speechbrain_peft.runs.speakers import read_trained_on
 from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
-from speechbrain_peft.training.recipe import load_hparams, train_and_evaluate
+from speechbrain_peft.training.hparams import load_hparams
+from speechbrain_peft.training.recipe import train_and_evaluate
 from speechbrain_peft.training.stage_two import init_from_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

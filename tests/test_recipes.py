@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from recipe_runs import (
@@ -23,17 +24,26 @@ from recipe_runs import (
 )
 
 from speechbrain_peft.data.manifest import DataPrepError
+from speechbrain_peft.runs.experiment import (
+    experiment_settings,
+    read_resolved_config,
+)
 from speechbrain_peft.runs.identity import RunMismatchError
 from speechbrain_peft.synthetic.corpora import make_crema_d, make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
-from speechbrain_peft.training.recipe import load_hparams, parse_arguments
+from speechbrain_peft.training.hparams import (
+    hparams_layers,
+    load_hparams,
+    parse_arguments,
+    resolve_config,
+)
 
 CORPORA = ("IEMOCAP", "MSP-Podcast", "CREMA-D")
 CONFIGS = sorted(
     (corpus, path.name)
     for corpus in CORPORA
     for path in (RECIPES / corpus / "hparams").glob("*.yaml")
-    if not path.name.startswith("stage2")
+    if not path.name.startswith("stage2") and path.name != "train.yaml"
 )
 
 
@@ -419,3 +429,52 @@ def test_a_setting_of_an_unused_adaptor_is_refused(tiny_encoders, tmp_path):
             str(RECIPES / "IEMOCAP" / "train.py"),
             [*args, "--gating_init=paper"],
         )
+
+
+BEFORE = Path(__file__).parent / "data" / "run_before_identity"
+
+
+def test_shared_settings_and_a_method_file_resolve_to_the_whole_config():
+    """lora.yaml holds only what makes LoRA; with train.yaml it resolves to
+    the configuration the whole lora.yaml of the version before resolved
+    to (saved by that run), the new evaluation crop and today's module
+    paths aside; the run saves that whole configuration."""
+    saved = read_resolved_config(BEFORE / "hyperparams.yaml")
+    overrides = {
+        key: saved[key]
+        for key in (
+            "data_folder",
+            "encoder_source",
+            "output_folder",
+            "manifest_folder",
+            "number_of_epochs",
+            "batch_size",
+            "grad_accumulation_factor",
+        )
+    }
+    overrides["adapters"] = {"lora": {"rank": 2}}
+    lora = RECIPES / "IEMOCAP" / "hparams" / "lora.yaml"
+    resolved = resolve_config(lora, overrides)
+    assert resolved.pop("eval_max_duration") is None
+    assert experiment_settings(resolved, {}) == experiment_settings(saved, {})
+    assert {"checkpointer", "encoder", "train_logger"} <= set(resolved)
+    own = hparams_layers(lora)[1]
+    assert sorted(own) == ["adapters", "config_name"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(RECIPES.glob("*/hparams/*.yaml")),
+    ids=lambda p: f"{p.parents[1].name}-{p.name}",
+)
+def test_configuration_files_hold_only_what_makes_them(path):
+    """Every file but the corpus' train.yaml extends it and sets a few
+    settings: its name, its adaptors and what it changes."""
+    base, own = hparams_layers(path)
+    if path.name == "train.yaml":
+        assert base == path and own == {}
+        return
+    assert base == path.with_name("train.yaml")
+    assert {"config_name", "adapters"} <= set(own)
+    limit = 12 if path.name.startswith("stage2") else 4
+    assert len(own) <= limit, sorted(own)

@@ -25,12 +25,12 @@ from speechbrain_peft.runs.experiment import (
     experiment_id,
     experiment_settings,
     numeric_run_options,
-    resolve_config,
 )
 from speechbrain_peft.runs.identity import IDENTITY_FILE, RunMismatchError
 from speechbrain_peft.runs.speakers import SpeakerLeakError
 from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
+from speechbrain_peft.training.hparams import resolve_config
 
 BEFORE = Path(__file__).parent / "data" / "run_before_identity"
 LORA = RECIPES / "IEMOCAP" / "hparams" / "lora.yaml"
@@ -186,13 +186,14 @@ def test_experiment_id_ignores_where_code_lives(tmp_path):
     """Moving a module (or building a bookkeeping object from another
     import path) keeps the id; another optimizer class, another precision
     or --debug changes it."""
-    text = LORA.read_text()
+    shared = LORA.with_name("train.yaml")
+    text = shared.read_text()
     overrides = {"data_folder": "/corpora/IEMOCAP"}
+    shutil.copy(LORA, tmp_path / LORA.name)
 
     def experiment_of(changed_text, **run_opts):
-        path = tmp_path / "h.yaml"
-        path.write_text(changed_text)
-        config = resolve_config(path, overrides)
+        (tmp_path / shared.name).write_text(changed_text)
+        config = resolve_config(tmp_path / LORA.name, overrides)
         return experiment_id(_settings(config, **run_opts))
 
     plain = experiment_of(text)

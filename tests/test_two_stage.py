@@ -23,7 +23,7 @@ from speechbrain_peft.runs.artifact import read_run_config
 from speechbrain_peft.runs.speakers import SpeakerLeakError
 from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
-from speechbrain_peft.training.recipe import load_hparams
+from speechbrain_peft.training.hparams import load_hparams
 from speechbrain_peft.training.stage_two import init_from_run
 
 STAGE1_ADAPTERS = "--adapters=[bottleneck, weighted_sum, gating]"

@@ -28,7 +28,6 @@ import json
 from pathlib import Path
 
 import ruamel.yaml
-from hyperpyyaml import resolve_references
 
 # What varies inside one experiment.
 RUN_KEYS = ("fold", "seed")
@@ -74,14 +73,14 @@ TAG = "!"
 OWN_PACKAGE = "speechbrain_peft."
 
 
-def _plain(node):
+def plain_values(node):
     """ruamel's round-trip tree as JSON types; a tagged node keeps its tag
     under ``"!"`` (``!new:...EmotionHead`` -> ``{"!": "!new:...", ...}``)."""
     tag = getattr(getattr(node, "tag", None), "value", None)
     if isinstance(node, dict):
-        plain = {str(key): _plain(value) for key, value in node.items()}
+        plain = {str(key): plain_values(value) for key, value in node.items()}
     elif isinstance(node, list):
-        plain = [_plain(value) for value in node]
+        plain = [plain_values(value) for value in node]
     elif isinstance(node, bool) or node is None:
         return node
     elif isinstance(node, int | float):
@@ -97,24 +96,6 @@ def _plain(node):
     return plain
 
 
-def resolve_config(hparams_file, overrides=None):
-    """A hparams file's configuration with ``overrides`` applied and its
-    references resolved, as plain JSON types, without building any of its
-    objects (so it can be checked before anything runs).
-
-    Example
-    -------
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "h.yaml"
-    >>> _ = path.write_text("fold: 1\\nout: !ref results/fold<fold>\\n")
-    >>> resolve_config(path, {"fold": 9})["out"]
-    'results/fold9'
-    """
-    with open(hparams_file, encoding="utf-8") as handle:
-        text = resolve_references(handle, overrides).getvalue()
-    return plain_config(text)
-
-
 def plain_config(text):
     """A resolved YAML text as plain JSON types, object tags kept under
     ``"!"``.
@@ -124,7 +105,7 @@ def plain_config(text):
     >>> plain_config("lr: 0.1\\nopt: !name:torch.optim.AdamW\\n  lr: 0.1\\n")
     {'lr': 0.1, 'opt': {'!': '!name:torch.optim.AdamW', 'lr': 0.1}}
     """
-    return _plain(ruamel.yaml.YAML(typ="rt").load(text) or {})
+    return plain_values(ruamel.yaml.YAML(typ="rt").load(text) or {})
 
 
 def read_resolved_config(path):
@@ -213,7 +194,7 @@ def experiment_settings(config, encoder, run_options=None, parent=None):
     Arguments
     ---------
     config : dict
-        The run's resolved configuration (see :func:`resolve_config`).
+        The run's resolved configuration (see :func:`plain_config`).
     encoder : dict
         The encoder's identity: ``{"id": ..., "revision": ...}`` (see
         :func:`speechbrain_peft.model.pretrained.encoder_identity`).

@@ -1,26 +1,19 @@
-"""What every recipe ``train.py`` shares: finding and loading the hparams
-file, and training + evaluating on prepared manifests.
+"""What every recipe ``train.py`` shares: starting the experiment (see
+:mod:`speechbrain_peft.training.hparams`), data prep, and training +
+evaluating on prepared manifests.
 
 Authors
  * speechbrain-peft-ser developers 2026
 """
 
-import contextlib
-import dataclasses
-import datetime
-import difflib
 import json
 import logging
-import re
 import sys
 from pathlib import Path
 
-import ruamel.yaml
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml, resolve_references
 
-from speechbrain_peft.adapters import nest_flat_overrides
 from speechbrain_peft.data.datasets import (
     DurationBucketSampler,
     LengthBatchSampler,
@@ -30,12 +23,7 @@ from speechbrain_peft.data.datasets import (
 )
 from speechbrain_peft.data.manifest import read_prep_info
 from speechbrain_peft.runs.artifact import read_run_config, save_run_artifact
-from speechbrain_peft.runs.experiment import (
-    numeric_run_options,
-    plain_config,
-    read_resolved_config,
-    resolve_config,
-)
+from speechbrain_peft.runs.experiment import numeric_run_options
 from speechbrain_peft.runs.identity import (
     claim_output_folder,
     data_identity,
@@ -53,177 +41,17 @@ from speechbrain_peft.runs.speakers import (
 )
 from speechbrain_peft.training.brain import EmotionBrain
 from speechbrain_peft.training.feature_cache import make_feature_cache
+from speechbrain_peft.training.hparams import (
+    START_OVER,
+    load_hparams,
+    parse_arguments,
+    placeholders_named,
+    resolve_config,
+)
 from speechbrain_peft.training.stage_two import init_from_run
 from speechbrain_peft.utils.errors import ConfigError
-from speechbrain_peft.utils.files import atomic_write_text
 
 logger = logging.getLogger(__name__)
-
-
-def parse_arguments(recipe_file, argv=None):
-    """SpeechBrain's command line, with the hparams path also looked up in
-    the recipe's folder (so ``python recipes/IEMOCAP/train.py
-    hparams/lora.yaml`` works from the repository root), and an adaptor's
-    setting given the short way (``--lora_rank 16`` for
-    ``adapters.lora.rank``; see
-    :func:`~speechbrain_peft.adapters.nest_flat_overrides`).
-
-    Arguments
-    ---------
-    recipe_file : str
-        ``__file__`` of the calling ``train.py``.
-    argv : list of str, optional
-        Defaults to ``sys.argv[1:]``.
-
-    Returns
-    -------
-    hparams_file : pathlib.Path
-    run_opts : dict
-    overrides : dict
-    """
-    argv = sys.argv[1:] if argv is None else argv
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    path = Path(hparams_file)
-    if not path.is_file():
-        beside_recipe = Path(recipe_file).resolve().parent / hparams_file
-        if not beside_recipe.is_file():
-            raise ConfigError(
-                f"hparams file {hparams_file} not found in {Path.cwd()} nor "
-                f"in {beside_recipe.parent}"
-            )
-        path = beside_recipe
-    try:
-        overrides = ruamel.yaml.YAML(typ="safe").load(overrides or "") or {}
-    except ruamel.yaml.constructor.DuplicateKeyError as error:
-        raise ConfigError(
-            f"A setting is given twice on the command line ({error.problem})"
-        ) from error
-    config = read_resolved_config(path)
-    overrides = nest_flat_overrides(
-        overrides, list(config.get("adapters") or {})
-    )
-    check_override_names(overrides, config, path)
-    if "parent_name" in config and "parent_name" not in overrides:
-        init_from = overrides.get("init_from", config.get("init_from"))
-        if isinstance(init_from, str):
-            overrides["parent_name"] = parent_run_name(init_from)
-    return path, run_opts, overrides
-
-
-START_OVER = "--start_over"
-
-
-def parent_run_name(run_dir):
-    """How a stage two's default output folder names its parent: the
-    parent's corpus, configuration, fold and seed, so that stage twos from
-    different stage-one runs never share a folder.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> from speechbrain_peft.runs.artifact import RUN_CONFIG, RUN_WEIGHTS
-    >>> run = Path(tempfile.mkdtemp())
-    >>> _ = (run / RUN_WEIGHTS).write_bytes(b"")
-    >>> _ = (run / RUN_CONFIG).write_text(json.dumps({"run_info": {
-    ...     "corpus": "IEMOCAP", "config": "combo", "fold": 2, "seed": 7}}))
-    >>> parent_run_name(run)
-    'IEMOCAP_combo_fold2_seed7'
-    """
-    info = read_run_config(run_dir).get("run_info") or {}
-    parts = [info.get("corpus"), info.get("config")]
-    if info.get("fold") is not None:
-        parts.append(f"fold{info['fold']}")
-    parts.append(f"seed{info.get('seed')}")
-    return "_".join(str(part) for part in parts)
-
-
-def check_override_names(overrides, config, hparams_file):
-    """Refuse an override that names no setting of the hparams file (a typo
-    hyperpyyaml would silently ignore), suggesting the closest names.
-
-    Example
-    -------
-    >>> check_override_names({"lr_rate": 0.1}, {"lr": 0.0001}, "lora.yaml")
-    Traceback (most recent call last):
-    ...
-    speechbrain_peft.utils.errors.ConfigError: --lr_rate is not a setting of ...
-    """
-    for name in overrides:
-        if name not in config:
-            close = difflib.get_close_matches(name, list(config), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(
-                f"--{name} is not a setting of {hparams_file} (nor a "
-                f"SpeechBrain run option){hint}"
-            )
-
-
-@dataclasses.dataclass
-class ResolvedConfig:
-    """A run's configuration as resolved at its start (overrides applied,
-    references resolved): the text saved as ``hyperparams.yaml`` and, in
-    ``values``, the same as plain JSON types (see
-    :func:`~speechbrain_peft.runs.experiment.plain_config`)."""
-
-    source: Path
-    text: str
-    values: dict = dataclasses.field(init=False)
-
-    def __post_init__(self):
-        self.values = plain_config(self.text)
-
-    def save(self, folder):
-        """Write ``hyperparams.yaml`` into a run folder, as SpeechBrain
-        does."""
-        header = (
-            f"# Generated {datetime.date.today()} from:\n"
-            f"# {self.source.resolve()}\n# yamllint disable\n"
-        )
-        atomic_write_text(Path(folder) / "hyperparams.yaml", header + self.text)
-
-
-def load_hparams(hparams_file, overrides):
-    """Load a HyperPyYAML file, naming any ``!PLACEHOLDER`` left unset; the
-    resolved configuration rides along under ``resolved_config`` (see
-    :class:`ResolvedConfig`).
-
-    Example
-    -------
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "h.yaml"
-    >>> _ = path.write_text("data_folder: !PLACEHOLDER\\nseed: 1\\n")
-    >>> hparams = load_hparams(path, {"data_folder": "/corpora/x"})
-    >>> hparams["data_folder"], hparams["resolved_config"].values["seed"]
-    ('/corpora/x', 1)
-    >>> load_hparams(path, {})
-    Traceback (most recent call last):
-    ...
-    speechbrain_peft.utils.errors.ConfigError: ...must be set...--data_folder...
-    """
-    with _placeholders_named(hparams_file):
-        hparams = load_hyperpyyaml(Path(hparams_file).read_text(), overrides)
-        with open(hparams_file, encoding="utf-8") as handle:
-            text = resolve_references(handle, overrides).getvalue()
-    hparams["resolved_config"] = ResolvedConfig(Path(hparams_file), text)
-    return hparams
-
-
-@contextlib.contextmanager
-def _placeholders_named(hparams_file):
-    """Turn hyperpyyaml's error for an unset ``!PLACEHOLDER`` into one that
-    names every unset key and the command-line options that set them."""
-    try:
-        yield
-    except ValueError as error:
-        if "PLACEHOLDER" not in str(error):
-            raise
-        text = Path(hparams_file).read_text()
-        unset = re.findall(r"^(\w+):\s*!PLACEHOLDER", text, re.MULTILINE)
-        hint = " ".join(f"--{key} ..." for key in unset)
-        raise ConfigError(
-            f"{hparams_file}: {unset} must be set; pass them on the "
-            f"command line ({hint}) or edit the YAML"
-        ) from error
 
 
 def start_experiment(recipe_file, argv=None, check=None):
@@ -240,7 +68,7 @@ def start_experiment(recipe_file, argv=None, check=None):
         :func:`~speechbrain_peft.runs.identity.move_aside`).
     check : callable, optional
         Called with the resolved configuration (plain values, see
-        :func:`~speechbrain_peft.runs.experiment.resolve_config`) before any
+        :func:`~speechbrain_peft.training.hparams.resolve_config`) before any
         object of the hparams is built or anything is written (e.g. a fold
         number check); raises to refuse it.
 
@@ -255,14 +83,14 @@ def start_experiment(recipe_file, argv=None, check=None):
     argv = [arg for arg in argv if arg != START_OVER]
     hparams_file, run_opts, overrides = parse_arguments(recipe_file, argv)
     if check is not None:
-        with _placeholders_named(hparams_file):
+        with placeholders_named(hparams_file):
             check(resolve_config(hparams_file, overrides))
     # Under torchrun: join the process group (a no-op in a single process).
     sb.utils.distributed.ddp_init_group(run_opts)
     if start_over:
         # Before the hparams build their objects: the checkpointer creates
         # its folder inside the output folder.
-        with _placeholders_named(hparams_file):
+        with placeholders_named(hparams_file):
             output_folder = resolve_config(hparams_file, overrides)[
                 "output_folder"
             ]
