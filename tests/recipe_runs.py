@@ -14,6 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "recipes"
+FIXTURES = REPO / "tests" / "fixtures"
 QUICK = [
     "--number_of_epochs=1",
     "--batch_size=4",

@@ -23,7 +23,7 @@ from speechbrain_peft.results import (
 from speechbrain_peft.runs.experiment import experiment_id
 from speechbrain_peft.runs.plots import plot_confusion, plot_training_curves
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LORA_UA = [0.61, 0.55, 0.66, 0.58, 0.63]
 FROZEN_UA = [0.41, 0.47]
 CCC_MEAN = [0.31, 0.35, 0.28]

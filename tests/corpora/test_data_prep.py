@@ -28,7 +28,7 @@ from speechbrain_peft.synthetic.corpora import (
     make_msp_podcast,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHORT = {"min_dur": 0.4, "max_dur": 0.6}
 
 

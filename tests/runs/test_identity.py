@@ -12,7 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from recipe_runs import QUICK, RECIPES, load_recipe, recipe_args, run_recipe
+from recipe_runs import (
+    FIXTURES,
+    QUICK,
+    RECIPES,
+    load_recipe,
+    recipe_args,
+    run_recipe,
+)
 from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_peft.corpora.iemocap import prepare_iemocap
@@ -32,7 +39,7 @@ from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 from speechbrain_peft.training.hparams import resolve_config
 
-BEFORE = Path(__file__).parent / "data" / "run_before_identity"
+BEFORE = FIXTURES / "run_before_identity"
 LORA = RECIPES / "IEMOCAP" / "hparams" / "lora.yaml"
 
 

@@ -24,6 +24,7 @@ import speechbrain as sb
 import torch
 import torchaudio
 import yaml
+from recipe_runs import FIXTURES
 from safetensors.torch import load_file
 from speechbrain.inference.interfaces import foreign_class
 from transformers import AutoFeatureExtractor, AutoModel
@@ -52,7 +53,7 @@ from speechbrain_peft.training.hparams import load_hparams
 from speechbrain_peft.training.recipe import train_and_evaluate
 from speechbrain_peft.training.stage_two import init_from_run
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = str(Path(__file__).resolve().parents[2])
 LABELS = ["neu", "hap", "ang", "sad"]
 # Shorter than most synthetic utterances (1-4 s): evaluation crops them,
 # so reproducing its predictions also checks the long-file rule.
@@ -605,7 +606,7 @@ def legacy_run(tmp_path):
     encoder is the tiny WavLM the tests build, its training manifest here.
     """
     run = tmp_path / "legacy_run"
-    shutil.copytree(Path(__file__).parent / "data" / "legacy_run", run)
+    shutil.copytree(FIXTURES / "legacy_run", run)
     config = json.loads((run / RUN_CONFIG).read_text())
     config["run_info"]["manifests"]["train"] = str(run / "train.csv")
     (run / RUN_CONFIG).write_text(json.dumps(config))

@@ -10,10 +10,10 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 from recipe_runs import (
+    FIXTURES,
     QUICK,
     RECIPES,
     REPO,
@@ -431,7 +431,7 @@ def test_a_setting_of_an_unused_adaptor_is_refused(tiny_encoders, tmp_path):
         )
 
 
-BEFORE = Path(__file__).parent / "data" / "run_before_identity"
+BEFORE = FIXTURES / "run_before_identity"
 
 
 def test_shared_settings_and_a_method_file_resolve_to_the_whole_config():
