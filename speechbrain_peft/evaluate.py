@@ -60,11 +60,11 @@ from speechbrain_peft.data.datasets import (
 from speechbrain_peft.data.manifest import prep_info_of
 from speechbrain_peft.inference.recognizer import EmotionRecognizer
 from speechbrain_peft.runs.experiment import experiment_id
+from speechbrain_peft.runs.finished import FinishedRun
 from speechbrain_peft.runs.result_files import parameter_summary, write_results
 from speechbrain_peft.runs.speakers import (
     SpeakerLeakError,
     named_overlap,
-    recorded_trained_on,
     speaker_overlap,
     split_speakers,
 )
@@ -175,14 +175,13 @@ def evaluate_run(
     dict
         The content of ``results.json``.
     """
-    recognizer = EmotionRecognizer.from_run(
-        run_dir, device=device, source=source
-    )
+    run = FinishedRun.read(run_dir)
+    recognizer = EmotionRecognizer.from_run(run, device=device, source=source)
     config, task = recognizer.config, recognizer.task
     prepared = _prep_info(manifests)
     corpus = corpus or prepared.get("corpus")
     speaker_check = _check_speakers(
-        run_dir, corpus, manifests, allow_trained_speakers
+        run, corpus, manifests, allow_trained_speakers
     )
     label_encoder = None
     if task == "categorical":
@@ -234,7 +233,7 @@ def evaluate_run(
         "trained_on": run_info.get("corpus"),
         "task": task,
         "evaluated_run": {
-            "path": str(Path(run_dir).resolve()),
+            "path": str(run.path),
             "run_info": run_info,
         },
         "evaluated_on": evaluated_on,
@@ -276,10 +275,10 @@ def _prep_info(manifests):
     return next((i for i in infos if i), {})
 
 
-def _check_speakers(run_dir, corpus, manifests, allowed):
+def _check_speakers(run, corpus, manifests, allowed):
     """Refuse (or, when ``allowed``, record) manifest speakers the run or
     an ancestor trained on; ``{"status", "overlap"}``."""
-    trained_on = recorded_trained_on(run_dir)
+    run_dir, trained_on = run.path, run.trained_on
     if trained_on is None:
         logger.warning(
             "%s records no training speakers (an export or a hand-made "

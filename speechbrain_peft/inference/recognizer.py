@@ -44,13 +44,13 @@ from speechbrain_peft.model.heads import EmotionHead
 from speechbrain_peft.model.pretrained import EncoderSourceError
 from speechbrain_peft.model.trainable import (
     CheckpointMismatchError,
-    load_trainable,
+    apply_trainable,
 )
 from speechbrain_peft.runs.artifact import (
     RUN_WEIGHTS,
     model_config,
-    read_run_config,
 )
+from speechbrain_peft.runs.finished import FinishedRun
 
 logger = logging.getLogger(__name__)
 
@@ -162,8 +162,9 @@ class EmotionRecognizer(nn.Module):
 
         Arguments
         ---------
-        run_dir : str or pathlib.Path
-            The run's output folder or an export folder.
+        run_dir : str, pathlib.Path or FinishedRun
+            The run's output folder or an export folder, or the run already
+            read (see :class:`~speechbrain_peft.runs.finished.FinishedRun`).
         device : str
             Where to run the model.
         source : str, optional
@@ -189,11 +190,15 @@ class EmotionRecognizer(nn.Module):
             When the run's local encoder folder is gone and no ``source``
             is given.
         """
-        run_dir = Path(run_dir)
-        config = read_run_config(run_dir)
+        run = (
+            run_dir
+            if isinstance(run_dir, FinishedRun)
+            else FinishedRun.read(run_dir)
+        )
+        config = run.config
         recorded = config["encoder"]["source"]
         kwargs = {**config["encoder"]}
-        kwargs["source"] = _encoder_source(run_dir, config, source)
+        kwargs["source"] = _encoder_source(run.path, config, source)
         if savedir is not None:
             kwargs["save_path"] = savedir
         encoder = PEFTEncoder(**kwargs)
@@ -210,9 +215,11 @@ class EmotionRecognizer(nn.Module):
             "source": recorded,
         }
         expected["head"] = head.init_kwargs
-        load_trainable(
+        apply_trainable(
             nn.ModuleDict({"encoder": encoder, "head": head}),
-            run_dir / RUN_WEIGHTS,
+            run.tensors,
+            run.metadata,
+            run.path / RUN_WEIGHTS,
             expected_metadata=expected,
             upgrade=model_config,
         )

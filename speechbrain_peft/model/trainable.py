@@ -161,6 +161,17 @@ def load_trainable(module, path, expected_metadata=None, upgrade=None):
         raise CheckpointMismatchError(
             f"{path} cannot be read: {unreadable_because(path, error)}"
         ) from error
+    return apply_trainable(
+        module, tensors, saved_metadata, path, expected_metadata, upgrade
+    )
+
+
+def apply_trainable(
+    module, tensors, saved_metadata, path, expected_metadata=None, upgrade=None
+):
+    """Load tensors already read from ``path`` (see :func:`load_trainable`,
+    whose checks it makes) into ``module``; returns the stored
+    configuration."""
     if upgrade is not None and saved_metadata is not None:
         saved_metadata = upgrade(saved_metadata)
     if expected_metadata is not None and saved_metadata is not None:

@@ -37,7 +37,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from speechbrain_peft.runs.artifact import RUN_WEIGHTS, read_run_config
+from speechbrain_peft.runs.artifact import read_run_config
 from speechbrain_peft.runs.experiment import (
     experiment_id,
     experiment_settings,
@@ -155,27 +155,6 @@ def data_identity(datasets):
     }
 
 
-def parent_identity(run_info, run_dir):
-    """What names a stage two's parent: ``{"path", "run_id",
-    "experiment_id"}``. A parent written before identities is named by the
-    hash of its weights and by ``(corpus, config, task)``."""
-    identity = run_info.get("identity") or {}
-    experiment = (run_info.get("experiment") or {}).get("id")
-    run_id = identity.get("id")
-    if run_id is None:
-        digest = hashlib.sha256((Path(run_dir) / RUN_WEIGHTS).read_bytes())
-        run_id = "weights:" + digest.hexdigest()
-    if experiment is None:
-        experiment = "legacy:" + "/".join(
-            str(run_info.get(k)) for k in ("corpus", "config", "task")
-        )
-    return {
-        "path": str(Path(run_dir).resolve()),
-        "run_id": run_id,
-        "experiment_id": experiment,
-    }
-
-
 def run_identity(config, encoder, run_options, protocol, seed, data, parent):
     """A run's identity, from the parts the recipe knows at its start.
 
@@ -194,7 +173,7 @@ def run_identity(config, encoder, run_options, protocol, seed, data, parent):
     data : dict
         See :func:`data_identity`.
     parent : dict or None
-        See :func:`parent_identity`.
+        See :attr:`~speechbrain_peft.runs.finished.FinishedRun.identity`.
 
     Returns
     -------

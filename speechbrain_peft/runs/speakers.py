@@ -51,19 +51,22 @@ def split_speakers(manifests):
     }
 
 
-def read_trained_on(run_dir):
+def read_trained_on(run_dir, run_info=None):
     """The training speakers of a finished run and of its ancestors, as
     ``[{"corpus": ..., "speakers": [...]}, ...]``.
 
     Runs written before ``speakers.json`` existed are read from the
-    training manifest their ``run.json`` names (and their parent's, in
-    turn); a run whose record is gone cannot be checked, which is an error.
+    training manifest their ``run.json`` names (``run_info``, read from it
+    when not given; and their parent's, in turn); a run whose record is
+    gone cannot be checked, which is an error.
     """
     run_dir = Path(run_dir)
     record = run_dir / SPEAKERS_FILE
     if record.is_file():
         return json.loads(record.read_text())["trained_on"]
-    info = read_run_config(run_dir).get("run_info") or {}
+    info = run_info
+    if info is None:
+        info = read_run_config(run_dir).get("run_info") or {}
     train = (info.get("manifests") or {}).get(TRAINING_SPLIT)
     if not train or not Path(train).is_file():
         raise SpeakerLeakError(
@@ -83,15 +86,16 @@ def read_trained_on(run_dir):
     return trained_on
 
 
-def recorded_trained_on(run_dir):
+def recorded_trained_on(run_dir, run_info):
     """:func:`read_trained_on`, or None for a run artifact that never
     recorded a training set (no ``speakers.json``, no training manifest in
-    its ``run.json``: a hand-made artifact or an export)."""
+    its ``run_info``: a hand-made artifact or an export)."""
     run_dir = Path(run_dir)
-    info = read_run_config(run_dir).get("run_info") or {}
-    if not (run_dir / SPEAKERS_FILE).is_file() and not info.get("manifests"):
+    if not (run_dir / SPEAKERS_FILE).is_file() and not run_info.get(
+        "manifests"
+    ):
         return None
-    return read_trained_on(run_dir)
+    return read_trained_on(run_dir, run_info)
 
 
 def speaker_overlap(trained_on, corpus, speakers):

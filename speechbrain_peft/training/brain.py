@@ -146,7 +146,10 @@ class EmotionBrain(sb.Brain):
     Expected hparams: ``task`` (``categorical`` | ``dimensional``),
     ``output_folder``, ``lr_annealing``, ``train_logger``, ``epoch_counter``,
     and for dimensional tasks ``dimensional_loss`` (``ccc`` | ``mse``).
-    For categorical tasks set ``brain.label_names`` before fitting.
+    Beyond ``Brain``'s arguments: ``label_names`` (the class names, in
+    output order, for a categorical task), ``sampler`` (the training batch
+    sampler, told each epoch) and ``feature_cache`` (see
+    :func:`~speechbrain_peft.training.feature_cache.make_feature_cache`).
 
     Each dev pass logs the stats, anneals the learning rate, appends to
     ``history.json``, and keeps the best checkpoint by dev UA (categorical)
@@ -173,12 +176,18 @@ class EmotionBrain(sb.Brain):
       sees ``batch_size * grad_accumulation_factor`` utterances.
     """
 
-    label_names = None
-    sampler = None
-    feature_cache = None
-
-    def __init__(self, *args, **kwargs):
+    def __init__(
+        self,
+        *args,
+        label_names=None,
+        sampler=None,
+        feature_cache=None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        self.label_names = label_names
+        self.sampler = sampler
+        self.feature_cache = feature_cache
         self.evaluated = {}
         self.nonfinite_streak = 0
         self.skipped_steps = 0

@@ -22,20 +22,20 @@ from speechbrain_peft.data.datasets import (
     make_label_encoder,
 )
 from speechbrain_peft.data.manifest import read_prep_info
-from speechbrain_peft.runs.artifact import read_run_config, save_run_artifact
+from speechbrain_peft.runs.artifact import save_run_artifact
 from speechbrain_peft.runs.experiment import numeric_run_options
+from speechbrain_peft.runs.finished import FinishedRun
 from speechbrain_peft.runs.identity import (
     claim_output_folder,
     data_identity,
     move_aside,
-    parent_identity,
     run_identity,
 )
 from speechbrain_peft.runs.plots import plot_training_curves
 from speechbrain_peft.runs.result_files import parameter_summary, write_results
 from speechbrain_peft.runs.speakers import (
+    SpeakerLeakError,
     check_no_leak,
-    read_trained_on,
     split_speakers,
     write_speakers,
 )
@@ -263,29 +263,26 @@ class Run:
     def check_parent(self, parent_dir):
         """Stage two: read the finished stage-one run, and refuse it when
         it (or an ancestor) trained on this run's dev or test speakers."""
-        parent_dir = Path(parent_dir).resolve()
-        trained_on = read_trained_on(parent_dir)
+        parent = FinishedRun.read(parent_dir)
+        if parent.trained_on is None:
+            raise SpeakerLeakError(
+                f"{parent.path} records no training speakers (an export?), "
+                "so a stage two cannot be checked against them; start from "
+                "the run folder itself"
+            )
         check_no_leak(
-            trained_on,
+            parent.trained_on,
             self.corpus,
             self.speakers,
             fold=self.run_info.get("fold"),
         )
-        self.parent = {
-            "dir": parent_dir,
-            "config": read_run_config(parent_dir),
-            "trained_on": trained_on,
-        }
+        self.parent = parent
 
     def claim_output_folder(self, run_opts):
         """Compute the run's identity and claim the output folder with it
         (refusing a folder that holds another run), then save the resolved
         ``hyperparams.yaml``."""
-        parent = None
-        if self.parent is not None:
-            parent = parent_identity(
-                self.parent["config"].get("run_info") or {}, self.parent["dir"]
-            )
+        parent = None if self.parent is None else self.parent.identity
         identity = run_identity(
             self.config.values,
             self.encoder.weights_identity,
@@ -316,17 +313,16 @@ class Run:
     def start_from_parent(self):
         """Stage two: load the parent's adaptors and head, and add its test
         sets (relabelled) as ``source_<split>``."""
-        parent_dir = self.parent["dir"]
         self.run_info["parent_run"] = init_from_run(
-            parent_dir,
+            self.parent,
             self.encoder,
             self.head,
             label_map=self.hparams.get("label_map"),
             target_labels=self.label_names,
             freeze_stage1=self.hparams.get("freeze_stage1", False),
         )
-        parent = self.parent["config"]
-        info = parent["run_info"]
+        parent = self.parent.config
+        info = self.parent.run_info
         tests = {
             f"source_{split}": path
             for split, path in info["manifests"].items()
@@ -344,42 +340,48 @@ class Run:
         )
 
     def make_brain(self, run_opts):
-        """The :class:`EmotionBrain` of this run, with its sampler and, when
-        asked for, its feature cache."""
+        """The :class:`EmotionBrain` of this run, with its labels, sampler
+        and, when asked for, its feature cache."""
         hparams = self.hparams
         hparams["checkpointer"].add_recoverable("head", self.head)
-        brain = EmotionBrain(
+        return EmotionBrain(
             modules={"encoder": self.encoder, "head": self.head},
             opt_class=hparams["opt_class"],
             hparams=hparams,
             run_opts=run_opts,
             checkpointer=hparams["checkpointer"],
+            label_names=self.label_names,
+            sampler=DurationBucketSampler(
+                durations_of(self.datasets["train"]),
+                hparams["batch_size"],
+                seed=hparams["seed"],
+            ),
+            feature_cache=self._feature_cache(),
         )
-        brain.label_names = self.label_names
-        if hparams.get("cache_features"):
-            brain.feature_cache = make_feature_cache(
-                hparams["feature_cache_folder"],
-                self.encoder,
-                self.head,
-                hparams.get("cache_dtype", "float32"),
-                sample_rate=hparams["sample_rate"],
-                max_duration=hparams.get("max_duration"),
+
+    def _feature_cache(self):
+        """The feature cache the hparams ask for, or None."""
+        hparams = self.hparams
+        if not hparams.get("cache_features"):
+            return None
+        cache = make_feature_cache(
+            hparams["feature_cache_folder"],
+            self.encoder,
+            self.head,
+            hparams.get("cache_dtype", "float32"),
+            sample_rate=hparams["sample_rate"],
+            max_duration=hparams.get("max_duration"),
+        )
+        if sb.utils.distributed.is_distributed_initialized() and (
+            cache.kind != "pooled"
+        ):
+            raise ConfigError(
+                f"The {cache.kind} feature cache runs in a single process "
+                "(the pooled one, for frozen encoders and heads that pool "
+                "first, runs under DDP); drop cache_features or run without "
+                "torchrun"
             )
-            if sb.utils.distributed.is_distributed_initialized() and (
-                brain.feature_cache.kind != "pooled"
-            ):
-                raise ConfigError(
-                    f"The {brain.feature_cache.kind} feature cache runs in a "
-                    "single process (the pooled one, for frozen encoders "
-                    "and heads that pool first, runs under DDP); drop "
-                    "cache_features or run without torchrun"
-                )
-        brain.sampler = DurationBucketSampler(
-            durations_of(self.datasets["train"]),
-            hparams["batch_size"],
-            seed=hparams["seed"],
-        )
-        return brain
+        return cache
 
     def fit(self, brain):
         """SpeechBrain's ``fit`` on the train and dev sets."""
@@ -430,7 +432,7 @@ class Run:
             out,
             self.corpus,
             self.speakers,
-            self.parent["trained_on"] if self.parent else [],
+            self.parent.trained_on if self.parent else [],
         )
         save_run_artifact(
             out,

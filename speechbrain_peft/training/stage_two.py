@@ -19,17 +19,13 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-import hashlib
 import json
 import logging
-from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from speechbrain_peft.adapters import METHODS, owner_of
 from speechbrain_peft.model.trainable import CheckpointMismatchError
-from speechbrain_peft.runs.artifact import RUN_WEIGHTS, read_run_config
 from speechbrain_peft.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -158,7 +154,7 @@ def _split_weights(tensors, prefix):
 
 
 def init_from_run(
-    run_dir,
+    parent,
     encoder,
     head,
     label_map=None,
@@ -169,7 +165,7 @@ def init_from_run(
 
     Arguments
     ---------
-    run_dir : str or pathlib.Path
+    parent : speechbrain_peft.runs.finished.FinishedRun
         The finished stage-one run.
     encoder : speechbrain_peft.model.encoder.PEFTEncoder
         Stage two's lobe: same encoder, every stage-one adaptor with the
@@ -190,8 +186,7 @@ def init_from_run(
         weights, its run description, the label map, the frozen adaptors
         and the per-adaptor table.
     """
-    run_dir = Path(run_dir).resolve()
-    config = read_run_config(run_dir)
+    run_dir, config = parent.path, parent.config
     problems = _stage_one_problems(
         config["encoder_config"], encoder.config_summary
     )
@@ -205,8 +200,7 @@ def init_from_run(
         )
     loaded = list(config["encoder_config"]["adapters"])
     frozen = frozen_adaptors(freeze_stage1, loaded)
-    weights_path = run_dir / RUN_WEIGHTS
-    tensors = load_file(weights_path)
+    tensors = parent.tensors
     params = dict(encoder.named_parameters())
     with torch.no_grad():
         for name, tensor in _split_weights(tensors, "encoder.").items():
@@ -240,7 +234,7 @@ def init_from_run(
     )
     return {
         "path": str(run_dir),
-        "sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest(),
+        "sha256": parent.weights_sha256,
         "run_info": config.get("run_info"),
         "label_map": label_map,
         "frozen": bool(frozen),

@@ -20,6 +20,7 @@ from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.heads import EmotionHead
 from speechbrain_peft.model.padding import normalize_valid, valid_sample_mask
 from speechbrain_peft.runs.artifact import save_run_artifact
+from speechbrain_peft.runs.finished import FinishedRun
 from speechbrain_peft.training.losses import ccc_loss
 from speechbrain_peft.training.stage_two import init_from_run
 
@@ -186,7 +187,7 @@ def test_stage_two_starts_from_each_method(
     )
     head = EmotionHead(encoder.output_size, len(LABELS), hidden_size=16)
     lineage = init_from_run(
-        trained_runs[name],
+        FinishedRun.read(trained_runs[name]),
         encoder,
         head,
         label_map={label: label for label in LABELS},

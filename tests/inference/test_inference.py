@@ -46,6 +46,7 @@ from speechbrain_peft.runs.artifact import (
     RUN_WEIGHTS,
     save_run_artifact,
 )
+from speechbrain_peft.runs.finished import FinishedRun
 from speechbrain_peft.runs.speakers import read_trained_on
 from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
@@ -649,7 +650,7 @@ def test_runs_written_before_the_registry_are_stage_one_parents(
     )
     head = EmotionHead(encoder.output_size, 4, hidden_size=32)
     lineage = init_from_run(
-        legacy_run,
+        FinishedRun.read(legacy_run),
         encoder,
         head,
         label_map={label: label for label in LABELS},

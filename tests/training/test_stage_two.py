@@ -20,6 +20,7 @@ from speechbrain_peft.model.trainable import (
     load_trainable,
 )
 from speechbrain_peft.runs.artifact import read_run_config
+from speechbrain_peft.runs.finished import FinishedRun
 from speechbrain_peft.runs.speakers import SpeakerLeakError
 from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
@@ -84,7 +85,13 @@ def test_stage_two_starts_from_stage_one_predictions(
     labels2 = hparams["label_set"]
     head2 = hparams["head"](input_size=encoder2.output_size, n_outputs=8)
     fresh_rows = head2.mlp[-1].weight.detach().clone()
-    init_from_run(stage_one, encoder2, head2, overrides["label_map"], labels2)
+    init_from_run(
+        FinishedRun.read(stage_one),
+        encoder2,
+        head2,
+        overrides["label_map"],
+        labels2,
+    )
     encoder2.eval()
     head2.eval()
 
