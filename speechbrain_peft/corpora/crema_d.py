@@ -19,11 +19,13 @@ Older copies (and mirrors of them) name one file ``1040_ITH_SAD_X.wav``;
 its level ``X`` is read as ``XX`` (unspecified), as the release later
 renamed it, and the count of such names is logged.
 
-Some copies of the corpus hold broken files (reported: header-only or
-silent ``1076_MTI_*`` wavs; a clone without git-lfs has only pointer
-files): preparation then fails listing every bad file, and
-``--skip-invalid-audio`` leaves them out (logged, and listed in
-``prep_info.json``).
+The release as distributed ships ``AudioWAV/1076_MTI_SAD_XX.wav`` empty
+(:data:`BROKEN_IN_RELEASE`): it is left out, logged and listed in
+``prep_info.json`` (``invalid_audio``), and kept where a copy has it
+whole. Other broken files (reported: header-only or silent ``1076_MTI_*``
+wavs; a clone without git-lfs has only pointer files) fail the
+preparation, listing every bad file; ``--skip-invalid-audio`` (the
+recipe's ``--skip_invalid_audio=True``) leaves them out the same way.
 
 Usage::
 
@@ -78,6 +80,8 @@ SEXES = {"Female": "F", "Male": "M"}
 SPLITS = ("train", "dev", "test")
 EXTRAS = ("sentence", "level", "emo_raw")
 FILE_NAME = re.compile(r"^(\d+)_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})\.wav$")
+# Files the release as distributed ships broken (empty): left out by rule.
+BROKEN_IN_RELEASE = (f"{AUDIO_FOLDER}/1076_MTI_SAD_XX.wav",)
 EXPECTED = (
     "the CREMA-D folder holding AudioWAV/ and VideoDemographics.csv (clone "
     "https://github.com/CheyneyComputerScience/CREMA-D with git-lfs)"
@@ -302,7 +306,7 @@ def prepare_crema_d(
         ~frame["emo"].isin(CLASS_SETS[class_set]),
         f"not in class set {class_set}",
     )
-    frame = prep.read_audio(frame)
+    frame = prep.read_audio(frame, broken_in_release=BROKEN_IN_RELEASE)
     actors = split_actors(
         {actor: sexes[actor] for actor in set(frame["spk_id"])},
         seed,

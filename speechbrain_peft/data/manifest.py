@@ -515,12 +515,15 @@ class Preparation:
             )
         return frame.loc[~drop].reset_index(drop=True)
 
-    def read_audio(self, frame):
+    def read_audio(self, frame, broken_in_release=()):
         """Add ``duration`` from every file's header (nothing is decoded).
 
         Missing, empty, unreadable or sample-less files raise one error
         naming them all, unless the ``skip_invalid_audio`` option is set:
         then they are skipped, logged, and listed in ``prep_info.json``.
+        Files of ``broken_in_release`` (paths inside the corpus folder that
+        the release as distributed ships broken) are always left out that
+        way when they are broken, and kept when a copy has them whole.
         """
         problems, durations = [], []
         rates, channels = Counter(), Counter()
@@ -534,14 +537,16 @@ class Preparation:
             rates[info.samplerate] += 1
             channels[info.channels] += 1
         frame = frame.assign(duration=durations)
-        if problems and not self.options["skip_invalid_audio"]:
-            listed = [f"{self.data_folder / p}: {why}" for p, why in problems]
+        unexpected = [p for p in problems if p[0] not in broken_in_release]
+        if unexpected and not self.options["skip_invalid_audio"]:
+            listed = [f"{self.data_folder / p}: {why}" for p, why in unexpected]
             raise DataPrepError(
-                f"{len(problems)} audio file(s) of {self.corpus} cannot be "
+                f"{len(unexpected)} audio file(s) of {self.corpus} cannot be "
                 f"used:{bullet_list(listed)}\nRestore them from the corpus "
-                "release, or rerun with "
-                "--skip-invalid-audio (skip_invalid_audio=True) to leave "
-                "them out; they are then logged and listed in prep_info.json."
+                "release, or leave them out: rerun the data prep with "
+                "--skip-invalid-audio, or the recipe with "
+                "--skip_invalid_audio=True; they are then logged and listed "
+                "in prep_info.json."
             )
         if problems:
             self.invalid_audio += [

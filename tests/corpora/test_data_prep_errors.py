@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from recipe_runs import QUICK, recipe_args, run_recipe
 
 from speechbrain_peft.corpora.crema_d import prepare_crema_d
 from speechbrain_peft.corpora.iemocap import prepare_iemocap
@@ -276,3 +277,60 @@ def test_bad_options(corpora, tmp_path, name, option):
     with pytest.raises(DataPrepError):
         PREPARE[name](corpora[name]["root"], tmp_path / "out", **option)
     assert nothing_written(tmp_path / "out")
+
+
+def _crema_d_as_released(root):
+    """Give a synthetic CREMA-D the release's actor 1076, whose
+    ``1076_MTI_SAD_XX.wav`` the release ships empty."""
+    audio = root / "AudioWAV"
+    demographics = root / "VideoDemographics.csv"
+    table = pd.read_csv(demographics)
+    row = table.iloc[[0]].assign(ActorID=1076)
+    pd.concat([table, row]).to_csv(demographics, index=False)
+    for wav in sorted(audio.glob("1001_*.wav")):
+        shutil.copy(wav, audio / wav.name.replace("1001_", "1076_"))
+    (audio / "1076_MTI_SAD_XX.wav").write_bytes(b"")
+
+
+def test_the_crema_d_recipe_runs_on_the_release_as_distributed(
+    copy, tiny_encoders, tmp_path
+):
+    """The recipe's command on a copy with the release's empty file: the
+    file is left out, logged and listed in prep_info.json. Another broken
+    file stops the run with advice that runs as printed."""
+    root = copy("crema")
+    _crema_d_as_released(root)
+    args = recipe_args(
+        "CREMA-D", "lora.yaml", root, tiny_encoders["wavlm"], tmp_path
+    )
+    results = run_recipe("CREMA-D", *args, *QUICK)
+    info = json.loads((tmp_path / "manifests" / "prep_info.json").read_text())
+    assert info["invalid_audio"] == [
+        {"file": "AudioWAV/1076_MTI_SAD_XX.wav", "problem": "empty (0 bytes)"}
+    ]
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "skipping AudioWAV/1076_MTI_SAD_XX.wav" in log
+    ids = {
+        row.split(",")[0]
+        for split in ("train", "dev", "test")
+        for row in (tmp_path / "manifests" / f"{split}.csv")
+        .read_text()
+        .splitlines()[1:]
+    }
+    assert "1076_MTI_SAD_XX" not in ids and "1076_DFA_ANG_XX" in ids
+    assert results["splits"]["test"]["n"] > 0
+
+    broken = sorted((root / "AudioWAV").glob("1002_*.wav"))[0]
+    broken.write_bytes(b"")
+    out = tmp_path / "again"
+    args = recipe_args(
+        "CREMA-D", "lora.yaml", root, tiny_encoders["wavlm"], out
+    )
+    with pytest.raises(DataPrepError, match="--skip_invalid_audio=True"):
+        run_recipe("CREMA-D", *args, *QUICK)
+    run_recipe("CREMA-D", *args, *QUICK, "--skip_invalid_audio=True")
+    info = json.loads((out / "manifests" / "prep_info.json").read_text())
+    assert sorted(item["file"] for item in info["invalid_audio"]) == [
+        f"AudioWAV/{broken.name}",
+        "AudioWAV/1076_MTI_SAD_XX.wav",
+    ]

@@ -437,7 +437,7 @@ BEFORE = FIXTURES / "run_before_identity"
 def test_shared_settings_and_a_method_file_resolve_to_the_whole_config():
     """lora.yaml holds only what makes LoRA; with train.yaml it resolves to
     the configuration the whole lora.yaml of the version before resolved
-    to (saved by that run), the new evaluation crop and today's module
+    to (saved by that run), the settings added since and today's module
     paths aside; the run saves that whole configuration."""
     saved = read_resolved_config(BEFORE / "hyperparams.yaml")
     overrides = {
@@ -455,7 +455,10 @@ def test_shared_settings_and_a_method_file_resolve_to_the_whole_config():
     overrides["adapters"] = {"lora": {"rank": 2}}
     lora = RECIPES / "IEMOCAP" / "hparams" / "lora.yaml"
     resolved = resolve_config(lora, overrides)
+    # Settings added since: the evaluation crop and the audio-skip option.
     assert resolved.pop("eval_max_duration") is None
+    assert resolved.pop("skip_invalid_audio") is False
+    assert resolved["prep_options"].pop("skip_invalid_audio") is False
     assert experiment_settings(resolved, {}) == experiment_settings(saved, {})
     assert {"checkpointer", "encoder", "train_logger"} <= set(resolved)
     own = hparams_layers(lora)[1]
