@@ -35,8 +35,8 @@ from pathlib import Path
 
 from torch import nn
 
-from speechbrain_peft import speechbrain_interface
 from speechbrain_peft.adapters import METHODS, owner_of
+from speechbrain_peft.inference import speechbrain_interface
 from speechbrain_peft.inference.model_card import write_model_card
 from speechbrain_peft.inference.recognizer import EXPORT_KEY, EmotionRecognizer
 from speechbrain_peft.model.encoder import PEFTEncoder
@@ -52,6 +52,7 @@ from speechbrain_peft.runs.artifact import (
 )
 from speechbrain_peft.utils.errors import ConfigError, UserError
 from speechbrain_peft.utils.files import honour_umask
+from speechbrain_peft.utils.versions import software_versions
 
 ENCODER_DIR = "encoder"
 FORMATS = ("adapters", "merged", "speechbrain")
@@ -207,9 +208,7 @@ def export_run(
     )
     base = {
         "id": recognizer.config["encoder"]["source"],
-        "revision": encoder_revision(
-            recognizer.encoder.source, recognizer.encoder.ssl.model.config
-        ),
+        "revision": recognizer.encoder.weights_identity["revision"],
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     if merge:
@@ -227,6 +226,7 @@ def export_run(
         "base_encoder": base,
         "exported_from": str(run_dir.resolve()),
         "parent_run": (config.get("run_info") or {}).get("parent_run"),
+        "software": software_versions(),
     }
     (out_dir / RUN_CONFIG).write_text(json.dumps(config, indent=2))
     if format == "speechbrain":

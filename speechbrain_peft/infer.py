@@ -22,7 +22,11 @@ A recording longer than ``--window`` seconds (by default the run's
 default half a window): one line per window (``"scope": "window"``, with
 its ``start`` and ``end``) comes before the file's line, whose result is
 the mean of the windows' probabilities (or of their arousal, valence and
-dominance, on the corpus scale). Nothing is cropped. A file that is
+dominance, on the corpus scale). Nothing is cropped. ``--embeddings
+OUT.npz`` also writes the utterance embedding (the head's input: the mean
+of the encoder features over the valid frames) of every file and window,
+with the JSON lines' ``file`` (as ``files``), ``scope``, ``start`` and
+``end``, for ``numpy.load``. A file that is
 missing or not audio gets ``{"file": ..., "error": ...}``; the other files
 are still classified and the exit status is 1 (2 when the run cannot be
 loaded or an input names nothing).
@@ -38,6 +42,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from speechbrain_peft.inference.recognizer import EmotionRecognizer
@@ -58,17 +63,27 @@ def expand_inputs(inputs, data_root=None):
     ...     _ = (folder / name).write_bytes(b"")
     >>> [Path(p).name for p in expand_inputs([str(folder)])]
     ['a.flac', 'b.wav']
+    >>> expand_inputs([tempfile.mkdtemp()])
+    Traceback (most recent call last):
+    ...
+    speechbrain_peft.utils.errors.ConfigError: ... holds no audio file ...
     """
     files = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files += sorted(
+            found = sorted(
                 str(p)
                 for p in path.rglob("*")
                 if p.suffix.lower() in AUDIO_SUFFIXES
                 and not p.name.startswith("._")
             )
+            if not found:
+                raise ConfigError(
+                    f"{item} holds no audio file (searched recursively for "
+                    f"{', '.join(AUDIO_SUFFIXES)})"
+                )
+            files += found
         elif path.suffix.lower() == ".csv" and path.is_file():
             wavs = pd.read_csv(path)["wav"].astype(str)
             if data_root is not None:
@@ -84,12 +99,19 @@ def expand_inputs(inputs, data_root=None):
     return files
 
 
-def lines_of(result):
+def lines_of(result, vectors=None):
     """The output lines of one file's result: its windows (when there
-    are several), then the file."""
+    are several), then the file. With ``vectors``, each line's embedding
+    moves there (one row per line)."""
     if "error" in result:
         return [result]
     windows = result.pop("windows")
+    if vectors is not None:
+        rows = windows if len(windows) > 1 else []
+        vectors += [window.pop("embedding") for window in rows]
+        vectors.append(result.pop("embedding"))
+        for window in windows:
+            window.pop("embedding", None)
     lines = []
     if len(windows) > 1:
         lines = [
@@ -161,29 +183,56 @@ def main(argv=None):
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar"
     )
+    parser.add_argument(
+        "--embeddings",
+        metavar="OUT.npz",
+        help="also write each file's and window's utterance embedding here",
+    )
     args = parser.parse_args(argv)
     try:
         recognizer = EmotionRecognizer.from_run(
             args.run_dir, args.device, args.source, args.savedir
         )
         classifier = RecordingClassifier(
-            recognizer, args.window, args.hop, args.batch_size
+            recognizer,
+            args.window,
+            args.hop,
+            args.batch_size,
+            embeddings=bool(args.embeddings),
         )
         files = expand_inputs(args.inputs, args.data_root)
     except UserError as error:
         parser.exit(2, f"error: {error}\n")
     failed = False
-    lines = []
+    lines, vectors, embedded = [], [] if args.embeddings else None, []
     for result in classifier.classify(files, progress=not args.no_progress):
         failed = failed or "error" in result
-        file_lines = lines_of(result)
+        file_lines = lines_of(result, vectors)
+        if "error" not in result and vectors is not None:
+            embedded += file_lines
         if args.output:
             lines += file_lines
         else:
             write_lines(file_lines, None)
     if args.output:
         write_lines(lines, args.output)
+    if args.embeddings:
+        write_embeddings(args.embeddings, embedded, vectors)
     return 1 if failed else 0
+
+
+def write_embeddings(path, lines, vectors):
+    """Save the embeddings with the lines they belong to, as ``.npz``:
+    ``embeddings`` ``[N, d]`` and each row's ``files`` (its line's
+    ``file``; numpy reserves that name), ``scope``, ``start`` and ``end``."""
+    arrays = dict(
+        embeddings=np.stack(vectors) if vectors else np.zeros((0, 0)),
+        files=np.array([line["file"] for line in lines]),
+        scope=np.array([line["scope"] for line in lines]),
+        start=np.array([line["start"] for line in lines], dtype=float),
+        end=np.array([line["end"] for line in lines], dtype=float),
+    )
+    np.savez(path, **arrays)
 
 
 if __name__ == "__main__":

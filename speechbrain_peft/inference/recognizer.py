@@ -283,6 +283,25 @@ class EmotionRecognizer(nn.Module):
         )
         return [dict(zip(DIMENSIONS, row.tolist())) for row in values]
 
+    @torch.no_grad()
+    def embed(self, wavs, wav_lens=None):
+        """Utterance embeddings and raw outputs of a batch: the embedding
+        is the head's input, the mean of the encoder features (the
+        combined layers) over the valid frames.
+
+        Returns
+        -------
+        embeddings : torch.Tensor
+            ``[batch, d]``.
+        outputs : torch.Tensor
+            ``[batch, outputs]``, as :meth:`forward` gives them.
+        """
+        wavs = wavs.to(self.device)
+        if wav_lens is not None:
+            wav_lens = wav_lens.to(self.device)
+        pooled = self.head.pool(*self.encoder(wavs, wav_lens))
+        return pooled, self.head(pooled)
+
     def classify_batch(self, wavs, wav_lens=None):
         """Classify a padded batch of waveforms (used as given: no
         resampling or cropping).

@@ -76,6 +76,10 @@ class RecordingClassifier:
         Windows per forward pass.
     chunk_files : int
         Files read (and their windows sorted by length) at a time.
+    embeddings : bool
+        Also give each window's and file's utterance embedding
+        (``embedding``: see :meth:`EmotionRecognizer.embed`; a file's is the
+        mean of its windows').
 
     Example
     -------
@@ -84,7 +88,13 @@ class RecordingClassifier:
     """
 
     def __init__(
-        self, recognizer, window=None, hop=None, batch_size=8, chunk_files=64
+        self,
+        recognizer,
+        window=None,
+        hop=None,
+        batch_size=8,
+        chunk_files=64,
+        embeddings=False,
     ):
         rate = recognizer.config["sample_rate"]
         window = window or recognizer.config.get("max_duration")
@@ -100,6 +110,7 @@ class RecordingClassifier:
         self.rate = rate
         self.batch_size = batch_size
         self.chunk_files = chunk_files
+        self.embeddings = embeddings
         # Whole files: windows take the place of cropping.
         self.read_audio = AudioReader(rate, max_duration=None)
 
@@ -145,12 +156,17 @@ class RecordingClassifier:
                 for (owner, begin, end), result in zip(segments, results)
                 if owner == path
             ]
-            yield {
+            result = {
                 "file": str(path),
                 "duration": len(signals[path]) / self.rate,
                 **file_result(self.recognizer, windows),
                 "windows": windows,
             }
+            if self.embeddings:
+                result["embedding"] = np.mean(
+                    [w["embedding"] for w in windows], axis=0
+                )
+            yield result
 
     def _run(self, segments, signals):
         """Results of every segment, batched by length."""
@@ -167,9 +183,12 @@ class RecordingClassifier:
             ]
             lengths = torch.tensor([len(w) for w in wavs], dtype=torch.float)
             padded = torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True)
-            decoded = self.recognizer.classify_batch(
+            embedded, outputs = self.recognizer.embed(
                 padded, lengths / lengths.max()
             )
-            for index, result in zip(batch, decoded):
+            decoded = self.recognizer.decode(outputs)
+            for index, result, vector in zip(batch, decoded, embedded):
+                if self.embeddings:
+                    result["embedding"] = vector.float().cpu().numpy()
                 results[index] = result
         return results

@@ -2,7 +2,8 @@
 ``predictions_<split>.jsonl`` and confusion-matrix PNGs, written the same
 way by both.
 
-``results.json`` holds the record describing what was run (see
+``results.json`` holds the record describing what was run, the versions
+of the libraries it was made with (``software``) (see
 :mod:`speechbrain_peft.training.recipe` and :mod:`speechbrain_peft.evaluate`),
 the
 parameter counts, the label set, the utterances left out per split and
@@ -23,6 +24,7 @@ import numpy as np
 
 from speechbrain_peft.data.datasets import denormalize_dimensions
 from speechbrain_peft.runs.plots import plot_confusion
+from speechbrain_peft.utils.versions import software_versions
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +142,7 @@ def write_results(out, record, evaluated, label_names=None, scales=None):
         The content of ``results.json``.
     """
     out = Path(out)
-    results = {**record, "splits": {}}
+    results = {**record, "software": software_versions(), "splits": {}}
     if scales:
         results["prediction_scales"] = {k: list(v) for k, v in scales.items()}
     for split, outcome in evaluated.items():

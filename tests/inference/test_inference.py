@@ -225,6 +225,19 @@ def test_cli_exit_status_zero_when_all_files_work(trained_run, capsys):
     assert str(run_dir / "save") in capsys.readouterr().err
 
 
+def test_a_folder_without_audio_is_named_and_exits_2(
+    trained_run, tmp_path, capsys
+):
+    run_dir, _ = trained_run
+    (tmp_path / "notes.txt").write_text("no audio here\n")
+    with pytest.raises(SystemExit) as exit_info:
+        infer_main([str(run_dir), str(tmp_path)])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert f"{tmp_path} holds no audio file" in captured.err
+    assert captured.out == ""
+
+
 def test_long_files_whole_any_rate_and_channels(recognizer, tmp_path):
     """Files are classified whole, as evaluation scores them (infer's
     windows are for long recordings)."""
@@ -807,3 +820,35 @@ def test_model_cards_describe_categorical_and_dimensional_runs(
     # LoRA is folded into the encoder weights, and still named as trained.
     assert "lora" in metadata["tags"]
     assert "`lora` " in body and "(merged into the encoder weights)" in body
+
+
+def test_embeddings_beside_predictions(trained_run, recognizer, tmp_path):
+    """infer --embeddings: one row per JSON line (the windows of a long
+    recording, then its file), the head's pooled input; a file's is the
+    mean of its windows'."""
+    run_dir, test_csv = trained_run
+    short = pd.read_csv(test_csv)["wav"].iloc[0]
+    rng = np.random.default_rng(1)
+    long = tmp_path / "long.wav"
+    sf.write(long, 0.1 * rng.standard_normal(5 * 16000), 16000)
+    out, vectors = tmp_path / "out.jsonl", tmp_path / "emb.npz"
+    argv = [str(run_dir), short, str(long), "--output", str(out)]
+    assert infer_main([*argv, "--embeddings", str(vectors)]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    saved = np.load(vectors)
+    assert saved["embeddings"].shape == (
+        len(lines),
+        recognizer.encoder.output_size,
+    )
+    assert list(saved["files"]) == [line["file"] for line in lines]
+    assert list(saved["scope"]) == [line["scope"] for line in lines]
+    wav = recognizer.read_audio(short)[None]
+    alone, _ = recognizer.embed(wav)
+    np.testing.assert_allclose(saved["embeddings"][0], alone[0], atol=1e-5)
+    windows = saved["scope"] == "window"
+    assert windows.sum() > 1
+    np.testing.assert_allclose(
+        saved["embeddings"][-1],
+        saved["embeddings"][windows].mean(axis=0),
+        atol=1e-6,
+    )

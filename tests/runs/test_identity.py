@@ -12,6 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import speechbrain
+import torch
+import transformers
 from recipe_runs import (
     FIXTURES,
     QUICK,
@@ -24,6 +27,8 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_peft.corpora.iemocap import prepare_iemocap
 from speechbrain_peft.evaluate import evaluate_run
+from speechbrain_peft.export import export_run
+from speechbrain_peft.inference import EXPORT_KEY
 from speechbrain_peft.inference.recognizer import EmotionRecognizer
 from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.trainable import CheckpointMismatchError
@@ -343,3 +348,17 @@ def test_evaluation_scores_whole_utterances(iemocap, tiny_encoders, tmp_path):
         > 0
     )
     assert cropped["experiment"]["id"] != whole["experiment"]["id"]
+
+
+def test_results_and_exports_record_the_library_versions(first_run, tmp_path):
+    out, results = first_run
+    expected = {
+        "torch": torch.__version__.split("+")[0],
+        "transformers": transformers.__version__,
+        "speechbrain": speechbrain.__version__,
+    }
+    for name, version in expected.items():
+        assert results["software"][name].split("+")[0] == version
+    assert results["software"]["peft"] is not None
+    config = export_run(out / "run", tmp_path / "export")
+    assert config[EXPORT_KEY]["software"] == results["software"]
