@@ -132,7 +132,10 @@ def main(argv=None):
     out = args.out.resolve()
     start = time.time()
     corpora, encoder = make_assets(out)
-    shutil.rmtree(out / "export", ignore_errors=True)
+    # Every demo trains its runs anew: a run folder of an earlier version
+    # (other settings) would be refused, not resumed.
+    for folder in ("results", "export"):
+        shutil.rmtree(out / folder, ignore_errors=True)
     dim = "--task=dimensional"
     runs = {
         "IEMOCAP combo (stage one)": run(
