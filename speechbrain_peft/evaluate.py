@@ -68,7 +68,7 @@ from speechbrain_peft.runs.speakers import (
     speaker_overlap,
     split_speakers,
 )
-from speechbrain_peft.training.metrics import EmotionMetrics
+from speechbrain_peft.training.metrics import EmotionMetrics, add_group_scores
 from speechbrain_peft.utils.errors import ConfigError, run_command
 
 logger = logging.getLogger(__name__)
@@ -250,6 +250,11 @@ def evaluate_run(
         split: _evaluate(recognizer, dataset, task, batch_size)
         for split, dataset in datasets.items()
     }
+    add_group_scores(
+        evaluated,
+        datasets.groups,
+        recognizer.label_set if task == "categorical" else None,
+    )
     return write_results(
         out_dir,
         record,

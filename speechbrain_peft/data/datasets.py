@@ -347,6 +347,7 @@ def create_datasets(
         }
         if label_map:
             df, datasets.left_out[split] = map_labels(df, label_map, csv_path)
+        datasets.groups[split] = groups_of(df)
         data = {}
         for row in df.itertuples():
             if task == "categorical":
@@ -383,13 +384,17 @@ class Datasets(dict):
     left out of each split, counted per label (``{split: {label:
     count}}``; only splits read through a label map), and in ``cropped``
     each split's crop length and how many of its utterances it crops
-    (``{split: {"max_duration": s, "utterances": n}}``)."""
+    (``{split: {"max_duration": s, "utterances": n}}``), and in ``groups``
+    each utterance's gender and speaker (``{split: {id: {"gender",
+    "speaker"}}}``, for
+    :func:`~speechbrain_peft.training.metrics.group_scores`)."""
 
     def __init__(self):
         super().__init__()
         self.ids_sha256 = {}
         self.left_out = {}
         self.cropped = {}
+        self.groups = {}
 
     def update_from(self, other):
         """Add the splits of another :class:`Datasets` with their
@@ -398,6 +403,27 @@ class Datasets(dict):
         self.ids_sha256.update(other.ids_sha256)
         self.left_out.update(other.left_out)
         self.cropped.update(other.cropped)
+        self.groups.update(other.groups)
+
+
+def groups_of(df):
+    """``{id: {"gender", "speaker"}}`` of a manifest (a hand-written one
+    may lack ``gender``).
+
+    Example
+    -------
+    >>> frame = pd.DataFrame({"ID": ["a"], "spk_id": ["s1"], "gender": ["F"]})
+    >>> groups_of(frame)
+    {'a': {'gender': 'F', 'speaker': 's1'}}
+    """
+    genders = df["gender"] if "gender" in df.columns else [None] * len(df)
+    return {
+        utt: {
+            "gender": gender if isinstance(gender, str) else None,
+            "speaker": speaker,
+        }
+        for utt, gender, speaker in zip(df["ID"], genders, df["spk_id"])
+    }
 
 
 def map_labels(df, label_map, csv_path):

@@ -528,3 +528,110 @@ class EmotionMetrics:
         if self.label_names is None:
             return int(index)
         return self.label_names[index]
+
+
+# The groups scored apart, by the manifest column that names them.
+GROUP_COLUMNS = {"gender": "gender", "speaker": "spk_id"}
+
+
+def group_scores(rows, groups, label_names=None):
+    """Scores per gender and per speaker of one evaluated split, and the
+    gap between genders.
+
+    Arguments
+    ---------
+    rows : list of dict
+        :meth:`EmotionMetrics.per_utterance` of the split.
+    groups : dict
+        ``{utterance id: {"gender": ..., "speaker": ...}}`` (a missing or
+        empty value leaves the utterance out of that kind of group).
+    label_names : list of str, optional
+        The class names (categorical); None for dimensions.
+
+    Returns
+    -------
+    dict
+        ``{"gender": {"F": scores, ...}, "speaker": {...}}``, each scores
+        ``UA``, ``WA`` and ``n`` (categorical) or ``CCC_<dim>``,
+        ``CCC_mean`` and ``n``; and ``gender_gap``: female minus male UA
+        (or mean CCC), None unless both are scored.
+
+    Example
+    -------
+    >>> rows = [{"id": i, "prediction": p, "target": t} for i, p, t in
+    ...         (("a", "neu", "neu"), ("b", "ang", "neu"), ("c", "ang", "ang"))]
+    >>> groups = {"a": {"gender": "F"}, "b": {"gender": "M"},
+    ...           "c": {"gender": "M"}}
+    >>> scores = group_scores(rows, groups, ["neu", "ang"])
+    >>> scores["gender"]["M"], scores["gender_gap"]
+    ({'UA': 0.5, 'WA': 0.5, 'n': 2}, 0.5)
+    """
+    scored = {}
+    for kind in GROUP_COLUMNS:
+        members = {}
+        for row in rows:
+            value = (groups.get(row["id"]) or {}).get(kind)
+            if isinstance(value, str) and value:
+                members.setdefault(value, []).append(row)
+        scored[kind] = {
+            name: _scores(members[name], label_names)
+            for name in sorted(members)
+        }
+    key = "UA" if label_names is not None else "CCC_mean"
+    genders = scored["gender"]
+    scored["gender_gap"] = (
+        genders["F"][key] - genders["M"][key]
+        if {"F", "M"} <= set(genders)
+        else None
+    )
+    return scored
+
+
+def _scores(rows, label_names):
+    """UA, WA and n (categorical) or CCC per dimension, mean and n."""
+    if label_names is not None:
+        index = {name: i for i, name in enumerate(label_names)}
+        targets = [index[row["target"]] for row in rows]
+        predictions = [index[row["prediction"]] for row in rows]
+        return {
+            "UA": unweighted_accuracy(targets, predictions),
+            "WA": weighted_accuracy(targets, predictions),
+            "n": len(rows),
+        }
+    names = list(rows[0]["target"])
+    predictions = [[row["prediction"][n] for n in names] for row in rows]
+    targets = [
+        [
+            np.nan if row["target"][n] is None else row["target"][n]
+            for n in names
+        ]
+        for row in rows
+    ]
+    values = ccc(np.array(predictions), np.array(targets))
+    scores = {f"CCC_{n}": float(v) for n, v in zip(names, values)}
+    scores["CCC_mean"] = float(np.mean(values))
+    scores["n"] = len(rows)
+    return scores
+
+
+def add_group_scores(evaluated, groups, label_names=None):
+    """Put each split's :func:`group_scores` into its metrics: ``groups``
+    and the scalar ``gender_gap``, which the results table averages like
+    any metric.
+
+    Arguments
+    ---------
+    evaluated : dict
+        ``{split: {"stats": ..., "predictions": ...}}``, changed in place.
+    groups : dict
+        ``{split: {id: {"gender", "speaker"}}}``.
+    label_names : list of str, optional
+        The class names (categorical).
+    """
+    for split, outcome in evaluated.items():
+        if split in groups:
+            scored = group_scores(
+                outcome["predictions"], groups[split], label_names
+            )
+            outcome["stats"]["gender_gap"] = scored.pop("gender_gap")
+            outcome["stats"]["groups"] = scored

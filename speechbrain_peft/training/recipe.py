@@ -48,6 +48,7 @@ from speechbrain_peft.training.hparams import (
     placeholders_named,
     resolve_config,
 )
+from speechbrain_peft.training.metrics import add_group_scores
 from speechbrain_peft.training.stage_two import init_from_run
 from speechbrain_peft.utils.errors import ConfigError
 
@@ -414,6 +415,9 @@ class Run:
             "left_out": self.datasets.left_out,
             "cropped": self.datasets.cropped,
         }
+        add_group_scores(
+            brain.evaluated, self.datasets.groups, self.label_names
+        )
         results = write_results(
             out,
             record,

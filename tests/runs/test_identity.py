@@ -362,3 +362,19 @@ def test_results_and_exports_record_the_library_versions(first_run, tmp_path):
     assert results["software"]["peft"] is not None
     config = export_run(out / "run", tmp_path / "export")
     assert config[EXPORT_KEY]["software"] == results["software"]
+
+
+def test_results_hold_scores_per_gender_and_speaker(first_run):
+    """Each split's metrics give UA and WA per gender and per speaker of
+    the split, and the female-minus-male gap, a metric the table shows."""
+    _, results = first_run
+    test = results["splits"]["test"]
+    speakers = pd.read_csv(results["manifests"]["test"])["spk_id"]
+    assert sorted(test["groups"]["speaker"]) == sorted(set(speakers))
+    assert sum(s["n"] for s in test["groups"]["speaker"].values()) == test["n"]
+    genders = test["groups"]["gender"]
+    assert test["gender_gap"] == pytest.approx(
+        genders["F"]["UA"] - genders["M"]["UA"]
+    )
+    table = aggregate([results], n_boot=10)
+    assert "gender_gap" in set(table["metric"])

@@ -14,6 +14,7 @@ from speechbrain_peft.training.metrics import (
     EmotionMetrics,
     ccc,
     confusion_matrix,
+    group_scores,
     macro_f1,
     unweighted_accuracy,
     weighted_accuracy,
@@ -377,3 +378,56 @@ def test_macro_f1_and_ua_average_over_the_classes_of_the_data():
             confusion[c][c] / sum(confusion[c])
         )
         assert scores["n"] == int((targets == c).sum())
+
+
+def test_scores_per_gender_and_speaker_equal_their_definitions():
+    """UA and WA of each gender's and each speaker's utterances (by the
+    plain-loop reference), the gap female minus male, and CCC per group
+    for dimensions."""
+    rng = np.random.default_rng(5)
+    labels = ["neu", "hap", "ang", "sad"]
+    n = 120
+    targets, predictions = rng.integers(0, 4, n), rng.integers(0, 4, n)
+    speakers = [f"s{i % 6}" for i in range(n)]
+    genders = ["F" if i % 6 < 3 else "M" for i in range(n)]
+    rows = [
+        {"id": str(i), "prediction": labels[p], "target": labels[t]}
+        for i, (p, t) in enumerate(zip(predictions, targets))
+    ]
+    groups = {
+        str(i): {"gender": g, "speaker": s}
+        for i, (g, s) in enumerate(zip(genders, speakers))
+    }
+    scored = group_scores(rows, groups, labels)
+
+    def reference(mask):
+        wa, ua, _, _ = reference_metrics(targets[mask], predictions[mask], 4)
+        return {"UA": pytest.approx(ua), "WA": pytest.approx(wa)}
+
+    for kind, values in (("gender", genders), ("speaker", speakers)):
+        values = np.array(values)
+        assert sorted(scored[kind]) == sorted(set(values))
+        for name, scores in scored[kind].items():
+            mask = values == name
+            assert scores["n"] == mask.sum()
+            assert {k: scores[k] for k in ("UA", "WA")} == reference(mask)
+    assert scored["gender_gap"] == pytest.approx(
+        scored["gender"]["F"]["UA"] - scored["gender"]["M"]["UA"]
+    )
+    dims = ("arousal", "valence", "dominance")
+    values = rng.normal(size=(n, 3))
+    noisy = values + rng.normal(size=(n, 3))
+    rows = [
+        {
+            "id": str(i),
+            "prediction": dict(zip(dims, noisy[i])),
+            "target": dict(zip(dims, values[i])),
+        }
+        for i in range(n)
+    ]
+    female = np.array(genders) == "F"
+    dimensional = group_scores(rows, groups)["gender"]["F"]
+    np.testing.assert_allclose(
+        [dimensional[f"CCC_{d}"] for d in dims],
+        ccc(noisy[female], values[female]),
+    )
