@@ -30,8 +30,30 @@ from speechbrain_peft.utils.errors import ConfigError, UserError
 
 logger = logging.getLogger(__name__)
 
-# The dev metric that selects the best checkpoint, per task.
+# The dev metric that selects the best checkpoint, per task, unless the
+# hparams' ``selection_metric`` names another.
 SELECTION_KEY = {"categorical": "UA", "dimensional": "CCC_mean"}
+CLASS_WEIGHTS = (None, "balanced")
+
+
+def balanced_class_weights(labels, label_set):
+    """``n / (C * n_c)`` for each class of ``label_set`` (scikit-learn's
+    ``balanced`` rule): a class half as frequent weighs twice as much.
+
+    Example
+    -------
+    >>> balanced_class_weights(["neu", "neu", "neu", "ang"], ["neu", "ang"])
+    [0.6666666666666666, 2.0]
+    """
+    counts = [list(labels).count(label) for label in label_set]
+    missing = [label for label, n in zip(label_set, counts) if n == 0]
+    if missing:
+        raise ConfigError(
+            f"class_weights: balanced needs every class in the training "
+            f"set; {missing} have no training utterance"
+        )
+    total = sum(counts)
+    return [total / (len(label_set) * n) for n in counts]
 
 
 class NonFiniteLossError(UserError, RuntimeError):
@@ -149,7 +171,9 @@ class EmotionBrain(sb.Brain):
     Beyond ``Brain``'s arguments: ``label_names`` (the class names, in
     output order, for a categorical task), ``sampler`` (the training batch
     sampler, told each epoch) and ``feature_cache`` (see
-    :func:`~speechbrain_peft.training.feature_cache.make_feature_cache`).
+    :func:`~speechbrain_peft.training.feature_cache.make_feature_cache`) and
+    ``class_weights`` (one weight per class of ``label_names`` for the
+    cross-entropy, see :func:`balanced_class_weights`).
 
     Each dev pass logs the stats, anneals the learning rate, appends to
     ``history.json``, and keeps the best checkpoint by dev UA (categorical)
@@ -182,12 +206,20 @@ class EmotionBrain(sb.Brain):
         label_names=None,
         sampler=None,
         feature_cache=None,
+        class_weights=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.label_names = label_names
         self.sampler = sampler
         self.feature_cache = feature_cache
+        self.class_weights = (
+            None
+            if class_weights is None
+            else torch.tensor(
+                class_weights, dtype=torch.float, device=self.device
+            )
+        )
         self.evaluated = {}
         self.nonfinite_streak = 0
         self.skipped_steps = 0
@@ -209,8 +241,10 @@ class EmotionBrain(sb.Brain):
 
     @property
     def selection_key(self):
-        """The dev metric that selects the best checkpoint."""
-        return SELECTION_KEY[self.hparams.task]
+        """The dev metric that selects the best checkpoint: the hparams'
+        ``selection_metric`` for the task, else :data:`SELECTION_KEY`'s."""
+        chosen = getattr(self.hparams, "selection_metric", None) or {}
+        return chosen.get(self.hparams.task) or SELECTION_KEY[self.hparams.task]
 
     def compute_forward(self, batch, stage):
         """Encoder features pooled by the head into logits or dimensions."""
@@ -227,7 +261,9 @@ class EmotionBrain(sb.Brain):
         targets = batch.target_tensor.data
         if self.hparams.task == "categorical":
             targets = targets.view(-1).long()
-            loss = torch.nn.functional.cross_entropy(predictions, targets)
+            loss = torch.nn.functional.cross_entropy(
+                predictions, targets, weight=self.class_weights
+            )
         elif getattr(self.hparams, "dimensional_loss", "ccc") == "mse":
             loss = mse_loss(predictions, targets)
         else:

@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+import pandas as pd
 import speechbrain as sb
 import torch
 
@@ -39,7 +40,11 @@ from speechbrain_peft.runs.speakers import (
     split_speakers,
     write_speakers,
 )
-from speechbrain_peft.training.brain import EmotionBrain
+from speechbrain_peft.training.brain import (
+    CLASS_WEIGHTS,
+    EmotionBrain,
+    balanced_class_weights,
+)
 from speechbrain_peft.training.feature_cache import make_feature_cache
 from speechbrain_peft.training.hparams import (
     START_OVER,
@@ -197,6 +202,7 @@ class Run:
         )
         self.scale = self._dimension_scale()
         self.datasets = self._create(manifests)
+        self.class_weights = self._class_weights(manifests["train"])
         self.scales = {split: self.scale for split in self.datasets}
         self.speakers = split_speakers(manifests)
         self.parent = None
@@ -213,6 +219,22 @@ class Run:
             self.hparams["label_set"],
             Path(self.hparams["save_folder"]) / "label_encoder.txt",
         )
+
+    def _class_weights(self, train_manifest):
+        """The cross-entropy's class weights ``class_weights`` asks for
+        (None: every class weighs 1), logged and recorded."""
+        rule = self.hparams.get("class_weights")
+        if rule not in CLASS_WEIGHTS:
+            raise ConfigError(
+                f"class_weights: {rule!r} is not one of {list(CLASS_WEIGHTS)}"
+            )
+        if rule is None or self.task != "categorical":
+            return None
+        labels = pd.read_csv(train_manifest, dtype={"emo": str})["emo"]
+        weights = balanced_class_weights(labels, self.label_names)
+        self.run_info["class_weights"] = dict(zip(self.label_names, weights))
+        logger.info("Class weights: %s", self.run_info["class_weights"])
+        return weights
 
     def _dimension_scale(self):
         info = read_prep_info(self.hparams["manifest_folder"]) or {}
@@ -358,6 +380,7 @@ class Run:
                 seed=hparams["seed"],
             ),
             feature_cache=self._feature_cache(),
+            class_weights=self.class_weights,
         )
 
     def _feature_cache(self):

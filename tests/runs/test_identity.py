@@ -27,6 +27,7 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_peft.corpora.iemocap import prepare_iemocap
 from speechbrain_peft.evaluate import evaluate_run
+from speechbrain_peft.evaluate import main as evaluate_main
 from speechbrain_peft.export import export_run
 from speechbrain_peft.inference import EXPORT_KEY
 from speechbrain_peft.inference.recognizer import EmotionRecognizer
@@ -301,6 +302,26 @@ def test_evaluate_refuses_speakers_the_run_trained_on(
         "status": "trained speakers allowed",
         "overlap": {"test": ["Ses02_M"]},
     }
+    # The command line, as documented.
+    command = [
+        str(out / "run"),
+        "--manifest",
+        f"test={fold2['test']}",
+        "--out",
+        str(tmp_path / "cli"),
+        "--corpus",
+        "IEMOCAP",
+        "--data-root",
+        str(iemocap),
+        "--max-duration",
+        "1.5",
+    ]
+    with pytest.raises(SpeakerLeakError, match="--allow-trained-speakers"):
+        evaluate_main(command)
+    assert evaluate_main([*command, "--allow-trained-speakers"]) == 0
+    cli = json.loads((tmp_path / "cli" / "results.json").read_text())
+    assert cli["speaker_check"] == allowed["speaker_check"]
+    assert cli["cropped"]["test"]["max_duration"] == 1.5
     own = evaluate_run(
         out / "run",
         {"test": results["manifests"]["test"]},

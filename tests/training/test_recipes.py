@@ -10,8 +10,12 @@ import json
 import os
 import signal
 import time
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
+import speechbrain as sb
+import torch
 from recipe_runs import (
     FIXTURES,
     QUICK,
@@ -31,6 +35,7 @@ from speechbrain_peft.runs.experiment import (
 from speechbrain_peft.runs.identity import RunMismatchError
 from speechbrain_peft.synthetic.corpora import make_crema_d, make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
+from speechbrain_peft.training.brain import EmotionBrain
 from speechbrain_peft.training.hparams import (
     hparams_layers,
     load_hparams,
@@ -455,8 +460,14 @@ def test_shared_settings_and_a_method_file_resolve_to_the_whole_config():
     overrides["adapters"] = {"lora": {"rank": 2}}
     lora = RECIPES / "IEMOCAP" / "hparams" / "lora.yaml"
     resolved = resolve_config(lora, overrides)
-    # Settings added since: the evaluation crop and the audio-skip option.
+    # Settings added since: the evaluation crop, the audio-skip option,
+    # class weights and the checkpoint selection metric.
     assert resolved.pop("eval_max_duration") is None
+    assert resolved.pop("class_weights") is None
+    assert resolved.pop("selection_metric") == {
+        "categorical": "UA",
+        "dimensional": "CCC_mean",
+    }
     assert resolved.pop("skip_invalid_audio") is False
     assert resolved["prep_options"].pop("skip_invalid_audio") is False
     assert experiment_settings(resolved, {}) == experiment_settings(saved, {})
@@ -481,3 +492,62 @@ def test_configuration_files_hold_only_what_makes_them(path):
     assert {"config_name", "adapters"} <= set(own)
     limit = 12 if path.name.startswith("stage2") else 4
     assert len(own) <= limit, sorted(own)
+
+
+def test_balanced_class_weights_are_recorded_and_weigh_the_loss(
+    small_corpora, tiny_encoders, tmp_path
+):
+    """class_weights: balanced weighs each class n / (C * n_c) of the
+    training manifest; results.json records the weights and the settings
+    the rule (another experiment than unweighted)."""
+    args = recipe_args(
+        "CREMA-D",
+        "lora.yaml",
+        small_corpora["CREMA-D"],
+        tiny_encoders["wavlm"],
+        tmp_path,
+        "--class_weights=balanced",
+    )
+    results = run_recipe("CREMA-D", *args, *QUICK)
+    labels = pd.read_csv(results["manifests"]["train"])["emo"]
+    classes = results["label_set"]
+    expected = {
+        c: len(labels) / (len(classes) * (labels == c).sum()) for c in classes
+    }
+    assert results["class_weights"] == pytest.approx(expected)
+    assert results["experiment"]["settings"]["class_weights"] == "balanced"
+    # The training loss weighs each utterance by its class' weight.
+    logits = torch.randn(5, len(classes))
+    targets = torch.tensor([0, 1, 2, 0, 1])
+    weights = torch.tensor([expected[c] for c in classes], dtype=torch.float)
+    brain = SimpleNamespace(
+        hparams=SimpleNamespace(task="categorical"), class_weights=weights
+    )
+    batch = SimpleNamespace(
+        target_tensor=SimpleNamespace(data=targets[:, None])
+    )
+    loss = EmotionBrain.compute_objectives(brain, logits, batch, sb.Stage.TRAIN)
+    per_item = torch.nn.functional.cross_entropy(
+        logits, targets, reduction="none"
+    )
+    manual = (per_item * weights[targets]).sum() / weights[targets].sum()
+    torch.testing.assert_close(loss, manual)
+
+
+def test_msp_podcast_keeps_the_checkpoint_with_the_best_dev_macro_f1(
+    small_corpora, tiny_encoders, tmp_path
+):
+    """The MSP-Podcast challenge ranks by macro-F1: its recipes select the
+    best checkpoint by dev macro-F1 (dimensional runs by mean CCC)."""
+    args = recipe_args(
+        "MSP-Podcast",
+        "lora.yaml",
+        small_corpora["MSP-Podcast"],
+        tiny_encoders["wavlm"],
+        tmp_path,
+    )
+    results = run_recipe("MSP-Podcast", *args, *QUICK)
+    (meta,) = (tmp_path / "run" / "save").glob("CKPT+*/CKPT.yaml")
+    assert "macro_F1:" in meta.read_text()
+    selection = results["experiment"]["settings"]["selection_metric"]
+    assert selection == {"categorical": "macro_F1", "dimensional": "CCC_mean"}
