@@ -59,7 +59,7 @@ from speechbrain_peft.data.datasets import (
 )
 from speechbrain_peft.data.manifest import prep_info_of
 from speechbrain_peft.inference.recognizer import EmotionRecognizer
-from speechbrain_peft.runs.experiment import experiment_id
+from speechbrain_peft.runs.experiment import experiment_id, experiment_of
 from speechbrain_peft.runs.finished import FinishedRun
 from speechbrain_peft.runs.result_files import parameter_summary, write_results
 from speechbrain_peft.runs.speakers import (
@@ -103,14 +103,10 @@ def evaluation_experiment(run_info, evaluated_on):
     >>> experiment["id"] != "ab"
     True
     """
-    trained = run_info.get("experiment") or {
-        "id": "legacy:"
-        + "/".join(str(run_info.get(k)) for k in ("corpus", "config")),
-        "settings": {},
-    }
+    trained_id, trained_settings = experiment_of(run_info)
     settings = {
-        "evaluated_experiment": trained["id"],
-        "evaluated_settings": trained["settings"],
+        "evaluated_experiment": trained_id,
+        "evaluated_settings": trained_settings,
         "evaluated_on": {
             key: evaluated_on[key]
             for key in EXPERIMENT_FIELDS

@@ -41,15 +41,15 @@ from speechbrain_peft.inference.model_card import write_model_card
 from speechbrain_peft.inference.recognizer import EXPORT_KEY, EmotionRecognizer
 from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.pretrained import encoder_revision
-from speechbrain_peft.model.trainable import (
+from speechbrain_peft.model.saved_tensors import (
     save_trainable,
     trainable_state_dict,
 )
 from speechbrain_peft.runs.artifact import (
     RUN_CONFIG,
     RUN_WEIGHTS,
-    read_run_config,
 )
+from speechbrain_peft.runs.finished import FinishedRun
 from speechbrain_peft.utils.errors import ConfigError, UserError
 from speechbrain_peft.utils.files import honour_umask
 from speechbrain_peft.utils.versions import software_versions
@@ -199,13 +199,12 @@ def export_run(
     merge = format != "adapters"
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} is not empty; choose a new folder")
-    if read_run_config(run_dir).get(EXPORT_KEY, {}).get("merged"):
+    run = FinishedRun.read(run_dir)
+    if run.config.get(EXPORT_KEY, {}).get("merged"):
         raise ConfigError(
             f"{run_dir} is a merged export; export the original run instead"
         )
-    recognizer = EmotionRecognizer.from_run(
-        run_dir, source=source, savedir=savedir
-    )
+    recognizer = EmotionRecognizer.from_run(run, source=source, savedir=savedir)
     base = {
         "id": recognizer.config["encoder"]["source"],
         "revision": recognizer.encoder.weights_identity["revision"],

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from speechbrain_peft.runs.experiment import flatten
+from speechbrain_peft.runs.experiment import experiment_of, flatten
 
 SHOWN = ("corpus", "config", "task")
 STATISTICS = (
@@ -231,23 +231,6 @@ def _text(value):
     if isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True)
-
-
-def experiment_of(result):
-    """``(id, settings)`` of a run's experiment; runs written before ids
-    existed get a ``legacy:`` id from ``(corpus, config, task)``.
-
-    Example
-    -------
-    >>> experiment_of({"corpus": "C", "config": "lora", "task": "t"})
-    ('legacy:C/lora/t', {})
-    >>> experiment_of({"experiment": {"id": "ab12", "settings": {"lr": 1}}})
-    ('ab12', {'lr': 1})
-    """
-    experiment = result.get("experiment")
-    if isinstance(experiment, dict) and "id" in experiment:
-        return str(experiment["id"]), experiment.get("settings") or {}
-    return "legacy:" + "/".join(_text(result.get(k)) for k in SHOWN), {}
 
 
 def _same_setting(short, long):

@@ -42,7 +42,7 @@ from speechbrain_peft.data.datasets import (
 from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.heads import EmotionHead
 from speechbrain_peft.model.pretrained import EncoderSourceError
-from speechbrain_peft.model.trainable import (
+from speechbrain_peft.model.saved_tensors import (
     CheckpointMismatchError,
     apply_trainable,
 )
@@ -180,7 +180,7 @@ class EmotionRecognizer(nn.Module):
 
         Raises
         ------
-        speechbrain_peft.model.trainable.CheckpointMismatchError
+        speechbrain_peft.model.saved_tensors.CheckpointMismatchError
             When the folder lacks ``run.json`` or ``adapters.safetensors``,
             when the latter is not a safetensors file (e.g. a pickle) or was
             saved for another encoder, adaptor set or head than ``run.json``

@@ -63,7 +63,7 @@ from speechbrain_peft.model.pretrained import (
     encoder_identity,
     load_encoder_config,
 )
-from speechbrain_peft.model.trainable import load_trainable, save_trainable
+from speechbrain_peft.model.saved_tensors import load_trainable, save_trainable
 from speechbrain_peft.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)

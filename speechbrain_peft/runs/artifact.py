@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from speechbrain_peft.adapters import upgrade_flat_settings
-from speechbrain_peft.model.trainable import (
+from speechbrain_peft.model.saved_tensors import (
     CheckpointMismatchError,
     save_trainable,
 )

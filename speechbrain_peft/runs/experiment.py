@@ -273,3 +273,28 @@ def flatten(settings, prefix=""):
         else:
             flat[name] = value
     return flat
+
+
+# What names an experiment recorded before experiment ids existed.
+LEGACY_KEYS = ("corpus", "config", "task")
+
+
+def experiment_of(record):
+    """``(id, settings)`` of the experiment a ``results.json`` or a run's
+    ``run_info`` records; records written before ids existed get a
+    ``legacy:`` id from ``(corpus, config, task)``.
+
+    Example
+    -------
+    >>> experiment_of({"corpus": "C", "config": "lora", "task": "t"})
+    ('legacy:C/lora/t', {})
+    >>> experiment_of({"experiment": {"id": "ab12", "settings": {"lr": 1}}})
+    ('ab12', {'lr': 1})
+    """
+    experiment = record.get("experiment")
+    if isinstance(experiment, dict) and "id" in experiment:
+        return str(experiment["id"]), experiment.get("settings") or {}
+    named = (
+        "" if record.get(k) is None else str(record[k]) for k in LEGACY_KEYS
+    )
+    return "legacy:" + "/".join(named), {}

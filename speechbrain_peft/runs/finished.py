@@ -17,12 +17,13 @@ from pathlib import Path
 
 from safetensors.torch import load as load_tensors
 
-from speechbrain_peft.model.trainable import (
+from speechbrain_peft.model.saved_tensors import (
     METADATA_KEY,
     CheckpointMismatchError,
     unreadable_because,
 )
 from speechbrain_peft.runs.artifact import RUN_WEIGHTS, read_run_config
+from speechbrain_peft.runs.experiment import experiment_of
 from speechbrain_peft.runs.speakers import recorded_trained_on
 
 
@@ -99,23 +100,18 @@ class FinishedRun:
         """What names this run as a parent: ``{"path", "run_id",
         "experiment_id"}``. A run written before identities is named by
         the hash of its weights and by ``(corpus, config, task)``."""
-        info = self.run_info
+        info = {"task": self.config.get("task"), **self.run_info}
         run_id = (info.get("identity") or {}).get("id")
-        experiment = (info.get("experiment") or {}).get("id")
-        if experiment is None:
-            experiment = "legacy:" + "/".join(
-                str(info.get(k)) for k in ("corpus", "config", "task")
-            )
         return {
             "path": str(self.path),
             "run_id": run_id or f"weights:{self.weights_sha256}",
-            "experiment_id": experiment,
+            "experiment_id": experiment_of(info)[0],
         }
 
 
 def _stored_metadata(data):
     """The configuration stored in a safetensors file's header (see
-    :func:`~speechbrain_peft.model.trainable.save_trainable`)."""
+    :func:`~speechbrain_peft.model.saved_tensors.save_trainable`)."""
     (size,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8 : 8 + size])
     stored = (header.get("__metadata__") or {}).get(METADATA_KEY)

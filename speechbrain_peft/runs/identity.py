@@ -37,7 +37,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from speechbrain_peft.runs.artifact import read_run_config
 from speechbrain_peft.runs.experiment import (
     experiment_id,
     experiment_settings,
@@ -103,26 +102,32 @@ class RunIdentity:
         text = json.dumps(self._identifying(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
+    def _changes(self, other):
+        """The flattened names whose values differ, with both sides."""
+        old, new = flatten(self._identifying()), flatten(other._identifying())
+        names = sorted(
+            n for n in set(old) | set(new) if old.get(n) != new.get(n)
+        )
+        return names, old, new
+
     def differences(self, other):
         """``["name: old -> new", ...]`` from ``self`` to ``other``."""
-        old, new = flatten(self._identifying()), flatten(other._identifying())
+        names, old, new = self._changes(other)
         return [
             f"{name}: {_short(old.get(name))} -> {_short(new.get(name))}"
-            for name in sorted(set(old) | set(new))
-            if old.get(name) != new.get(name)
+            for name in names
         ]
 
     def continues(self, other):
         """Whether ``other`` continues this run: it only raises
         ``number_of_epochs``."""
-        old, new = flatten(self._identifying()), flatten(other._identifying())
-        changed = [n for n in set(old) | set(new) if old.get(n) != new.get(n)]
-        return bool(changed) and all(
+        names, old, new = self._changes(other)
+        return bool(names) and all(
             name in CONTINUABLE
             and isinstance(old.get(name), int)
             and isinstance(new.get(name), int)
             and new[name] > old[name]
-            for name in changed
+            for name in names
         )
 
     def to_dict(self):
@@ -310,10 +315,3 @@ def move_aside(folder):
     folder.rename(target)
     logger.warning("--start_over: the old run %s is now %s", folder, target)
     return target
-
-
-def read_run_identity(run_dir):
-    """The identity a finished run recorded (None for older runs)."""
-    info = read_run_config(run_dir).get("run_info") or {}
-    stored = info.get("identity")
-    return None if stored is None else RunIdentity.from_dict(stored)

@@ -23,7 +23,7 @@ from speechbrain.utils.distributed import (
     is_distributed_initialized,
 )
 
-from speechbrain_peft.model.trainable import CheckpointMismatchError
+from speechbrain_peft.model.saved_tensors import CheckpointMismatchError
 from speechbrain_peft.training.losses import ccc_loss, mse_loss
 from speechbrain_peft.training.metrics import EmotionMetrics
 from speechbrain_peft.utils.errors import ConfigError, UserError

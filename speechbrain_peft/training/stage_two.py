@@ -25,7 +25,7 @@ import logging
 import torch
 
 from speechbrain_peft.adapters import METHODS, owner_of
-from speechbrain_peft.model.trainable import CheckpointMismatchError
+from speechbrain_peft.model.saved_tensors import CheckpointMismatchError
 from speechbrain_peft.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)

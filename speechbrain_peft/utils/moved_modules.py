@@ -23,7 +23,7 @@ MOVED = {
     "activation_checkpointing": "model.activation_checkpointing",
     "brain": "training.brain",
     "checkpointer": "training.checkpointer",
-    "checkpoints": "model.trainable",
+    "checkpoints": "model.saved_tensors",
     "dataio": "data.datasets",
     "encoder": "model.encoder",
     "encoder_source": "model.pretrained",

@@ -28,7 +28,7 @@ from speechbrain_peft.model.encoder import (
     valid_sample_mask,
 )
 from speechbrain_peft.model.heads import EmotionHead, masked_mean
-from speechbrain_peft.model.trainable import (
+from speechbrain_peft.model.saved_tensors import (
     CheckpointMismatchError,
     load_trainable,
 )

@@ -39,7 +39,7 @@ from speechbrain_peft.inference.recognizer import EmotionRecognizer
 from speechbrain_peft.inference.windows import RecordingClassifier
 from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.heads import EmotionHead
-from speechbrain_peft.model.trainable import CheckpointMismatchError
+from speechbrain_peft.model.saved_tensors import CheckpointMismatchError
 from speechbrain_peft.results import aggregate
 from speechbrain_peft.runs.artifact import (
     RUN_CONFIG,

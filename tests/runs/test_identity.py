@@ -32,7 +32,7 @@ from speechbrain_peft.export import export_run
 from speechbrain_peft.inference import EXPORT_KEY
 from speechbrain_peft.inference.recognizer import EmotionRecognizer
 from speechbrain_peft.model.encoder import PEFTEncoder
-from speechbrain_peft.model.trainable import CheckpointMismatchError
+from speechbrain_peft.model.saved_tensors import CheckpointMismatchError
 from speechbrain_peft.results import aggregate, load_results
 from speechbrain_peft.runs.experiment import (
     experiment_id,

@@ -46,7 +46,7 @@ from speechbrain_peft.data.datasets import (
 )
 from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.heads import EmotionHead
-from speechbrain_peft.model.trainable import CheckpointMismatchError
+from speechbrain_peft.model.saved_tensors import CheckpointMismatchError
 from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.training.brain import (
     EmotionBrain,

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.heads import EmotionHead
-from speechbrain_peft.model.trainable import (
+from speechbrain_peft.model.saved_tensors import (
     CheckpointMismatchError,
     load_trainable,
 )
