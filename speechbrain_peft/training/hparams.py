@@ -40,6 +40,7 @@ from speechbrain_peft.utils.files import atomic_write_text
 
 # The key of a configuration file that names the shared file it overrides.
 EXTENDS = "extends"
+# Ours, not SpeechBrain's run option: move a run of another identity aside.
 START_OVER = "--start_over"
 
 
@@ -157,9 +158,6 @@ def parse_arguments(recipe_file, argv=None):
         if isinstance(init_from, str):
             overrides["parent_name"] = parent_run_name(init_from)
     return path, run_opts, overrides
-
-
-START_OVER = "--start_over"
 
 
 def parent_run_name(run_dir):

@@ -84,7 +84,6 @@ def start_experiment(recipe_file, argv=None, check=None):
     run_opts : dict
     """
     argv = sys.argv[1:] if argv is None else argv
-    # Ours, not SpeechBrain's: move a run of another identity aside.
     start_over = START_OVER in argv
     argv = [arg for arg in argv if arg != START_OVER]
     hparams_file, run_opts, overrides = parse_arguments(recipe_file, argv)
