@@ -52,11 +52,7 @@ import speechbrain as sb
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
-from speechbrain_peft.data.datasets import (
-    LengthBatchSampler,
-    create_datasets,
-    durations_of,
-)
+from speechbrain_peft.data.datasets import create_datasets, evaluation_batches
 from speechbrain_peft.data.manifest import prep_info_of
 from speechbrain_peft.inference.recognizer import EmotionRecognizer
 from speechbrain_peft.runs.experiment import experiment_id, experiment_of
@@ -313,15 +309,10 @@ def _evaluate(recognizer, dataset, task, batch_size):
     """Metrics and per-utterance predictions of one dataset, batched by
     length."""
     metrics = EmotionMetrics(task, recognizer.label_set)
-    # At most the padded seconds of a training batch, so that a long
-    # utterance runs alone.
-    longest = recognizer.config.get("max_duration")
     loader = sb.dataio.dataloader.make_dataloader(
         dataset,
-        batch_sampler=LengthBatchSampler(
-            durations_of(dataset),
-            batch_size,
-            max_seconds=None if longest is None else batch_size * longest,
+        batch_sampler=evaluation_batches(
+            dataset, batch_size, recognizer.config.get("max_duration")
         ),
     )
     for batch in loader:

@@ -21,14 +21,15 @@ import torchaudio
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from speechbrain_peft.data.manifest import audio_problem, id_hash
-from speechbrain_peft.data.schema import DIMENSIONS, TRAINING_COLUMNS
+from speechbrain_peft.data.schema import (
+    DIMENSIONS,
+    TRAINING_COLUMNS,
+    TRAINING_SPLIT,
+)
 from speechbrain_peft.utils.errors import ConfigError, UserError
 
 logger = logging.getLogger(__name__)
 
-# The split that trains: ``max_duration`` crops it; the others are scored
-# on whole utterances unless ``eval_max_duration`` says otherwise.
-TRAINING_SPLIT = "train"
 # The encoders' front-end receptive field (25 ms at 16 kHz): shorter audio
 # yields no frame at all, so it is zero-padded up to this length.
 MIN_SAMPLES = 400
@@ -576,6 +577,17 @@ class LengthBatchSampler(torch.utils.data.Sampler):
 
     def __len__(self):
         return len(self._batches)
+
+
+def evaluation_batches(dataset, batch_size, max_duration=None):
+    """The :class:`LengthBatchSampler` that scores ``dataset``: at most
+    ``batch_size`` utterances and the padded seconds of a training batch of
+    ``max_duration`` utterances (no seconds bound without one)."""
+    return LengthBatchSampler(
+        durations_of(dataset),
+        batch_size,
+        max_seconds=None if max_duration is None else batch_size * max_duration,
+    )
 
 
 def durations_of(dataset):

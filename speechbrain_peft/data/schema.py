@@ -26,6 +26,9 @@ COLUMNS = (
     "split",
 )
 DIMENSIONS = ("arousal", "valence", "dominance")
+# The split that trains: ``max_duration`` crops it, the others are scored
+# on whole utterances; its speakers are those a run trained on.
+TRAINING_SPLIT = "train"
 # What a manifest needs to train on (a hand-written one may lack the rest;
 # a dimensional task needs DIMENSIONS too).
 TRAINING_COLUMNS = ("ID", "duration", "wav", "spk_id", "emo")

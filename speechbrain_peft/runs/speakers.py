@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from speechbrain_peft.data.schema import TRAINING_SPLIT
 from speechbrain_peft.runs.artifact import read_run_config
 from speechbrain_peft.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 SPEAKERS_FILE = "speakers.json"
-TRAINING_SPLIT = "train"
 
 
 class SpeakerLeakError(UserError, ValueError):

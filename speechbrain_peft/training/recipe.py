@@ -17,9 +17,9 @@ import torch
 
 from speechbrain_peft.data.datasets import (
     DurationBucketSampler,
-    LengthBatchSampler,
     create_datasets,
     durations_of,
+    evaluation_batches,
     make_label_encoder,
 )
 from speechbrain_peft.data.manifest import read_prep_info
@@ -261,13 +261,11 @@ class Run:
         """Loader options for scoring ``dataset``: batches by length, at
         most the padded seconds of a training batch of ``max_duration``
         utterances (so a long utterance runs alone)."""
-        batch_size = self.hparams["batch_size"]
-        longest = self.hparams.get("max_duration")
         return {
-            "batch_sampler": LengthBatchSampler(
-                durations_of(dataset),
-                batch_size,
-                max_seconds=None if longest is None else batch_size * longest,
+            "batch_sampler": evaluation_batches(
+                dataset,
+                self.hparams["batch_size"],
+                self.hparams.get("max_duration"),
             ),
             **self._loader_kwargs(),
         }
