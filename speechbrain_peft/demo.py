@@ -1,5 +1,6 @@
 """The offline demo: synthetic corpora in the real layouts, a tiny local
-WavLM, the real data-prep scripts and recipes, and a results table.
+WavLM, the real data-prep scripts and recipes, a results table and the
+paper's figure (test score against the share of trainable parameters).
 
 ``make demo`` runs ``python -m speechbrain_peft.demo``; everything is written
 under ``demo_output/`` and nothing is downloaded.
@@ -18,6 +19,8 @@ import time
 from pathlib import Path
 
 from speechbrain_peft.export import export_run
+from speechbrain_peft.results import aggregate, load_results
+from speechbrain_peft.runs.table_plots import write_figures
 from speechbrain_peft.synthetic.corpora import (
     make_crema_d,
     make_iemocap,
@@ -134,7 +137,7 @@ def main(argv=None):
     corpora, encoder = make_assets(out)
     # Every demo trains its runs anew: a run folder of an earlier version
     # (other settings) would be refused, not resumed.
-    for folder in ("results", "export"):
+    for folder in ("results", "export", "figures"):
         shutil.rmtree(out / folder, ignore_errors=True)
     dim = "--task=dimensional"
     runs = {
@@ -189,6 +192,10 @@ def main(argv=None):
     table = summary_table(runs, target_only)
     (out / "results.md").write_text(table + "\n")
     print(table)
+    results, _ = load_results([out / "results"])
+    figures = write_figures(aggregate(results), out / "figures")
+    print("\nTest score against % trainable parameters, and per method:")
+    print("\n".join(str(path) for path in figures))
     export_run(
         paths["CREMA-D -> MSP-Podcast (stage two)"],
         out / "export",

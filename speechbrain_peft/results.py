@@ -31,12 +31,14 @@ release of the corpus: the split's IDs or count differ).
 Usage::
 
     python -m speechbrain_peft.results RUN_DIR [RUN_DIR ...] \\
-        [--markdown OUT.md] [--bootstrap 10000] [--seed 0]
+        [--markdown OUT.md] [--figures DIR] [--bootstrap 10000] [--seed 0]
 
 Each argument is a run folder, a ``results.json`` path, or a folder searched
 recursively for ``results.json`` files. A file that cannot be read is
 named with the reason; the others are still aggregated, and the exit
-status is 1.
+status is 1. ``--figures DIR`` draws each task's headline metric (UA,
+mean CCC) on the test split against the percentage of trainable parameters
+and as bars per method and corpus (:mod:`speechbrain_peft.runs.table_plots`).
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -53,6 +55,7 @@ import pandas as pd
 from scipy import stats
 
 from speechbrain_peft.runs.experiment import experiment_of, flatten
+from speechbrain_peft.runs.table_plots import write_figures
 
 SHOWN = ("corpus", "config", "task")
 STATISTICS = (
@@ -620,6 +623,17 @@ def main(argv=None):
     )
     parser.add_argument("--markdown", metavar="OUT.md", help="save the table")
     parser.add_argument(
+        "--figures",
+        metavar="DIR",
+        help="also draw the metric against the trainable share and a bar "
+        "chart per method and corpus (PNG, with the numbers as CSV)",
+    )
+    parser.add_argument(
+        "--figure-split",
+        default="test",
+        help="the split the figures draw (default: test)",
+    )
+    parser.add_argument(
         "--bootstrap", type=int, default=10000, help="bootstrap resamples"
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -648,6 +662,9 @@ def main(argv=None):
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
         print(f"\nwrote {out}")
+    if args.figures:
+        for path in write_figures(table, args.figures, args.figure_split):
+            print(f"wrote {path}")
     for path, reason in broken:
         print(f"error: {path}: cannot be read ({reason})", file=sys.stderr)
     return 1 if broken else 0

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from speechbrain_peft.evaluate import evaluation_experiment
@@ -233,6 +234,30 @@ def test_cli_prints_table_and_writes_markdown(run_dirs, tmp_path):
     assert float(cells["mean"]) == pytest.approx(np.mean(LORA_UA), abs=1e-4)
     assert cells["trainable"].startswith("7 (")
     assert lora_ua in process.stdout
+
+
+def test_cli_draws_figures_of_the_table(run_dirs, tmp_path):
+    figures = tmp_path / "figures"
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "speechbrain_peft.results",
+            str(run_dirs),
+            "--figures",
+            str(figures),
+            "--bootstrap",
+            "10",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    drawn = pd.read_csv(figures / "tradeoff_categorical.csv")
+    lora = drawn[drawn["config"] == "lora"].iloc[0]
+    assert lora["mean"] == pytest.approx(np.mean(LORA_UA))
+    assert f"wrote {figures / 'bars_categorical.png'}" in process.stdout
 
 
 def test_cli_reports_missing_paths(tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 LEARNING_RATE_KEYS = ("lr", "learning_rate")
 
 
-def _save(figure, path):
+def save_figure(figure, path):
     """Writes ``figure`` to ``path`` (parents created) and returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,7 @@ def plot_confusion(confusion, label_names, path, title=None):
     axes.set_ylabel("true")
     if title:
         axes.set_title(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _is_number(value):
@@ -181,4 +181,4 @@ def plot_training_curves(history, path, title=None):
         axes.grid(alpha=0.3)
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -1,0 +1,76 @@
+"""Figures of a results table draw the table's numbers.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+
+from speechbrain_peft.results import aggregate
+from speechbrain_peft.runs.table_plots import figure_rows, write_figures
+
+UA = {  # config -> fold -> seed -> test UA
+    "lora": {1: {1: 0.50, 2: 0.54}, 2: {1: 0.70, 2: 0.66}},
+    "full_ft": {1: {1: 0.60, 2: 0.61}, 2: {1: 0.58, 2: 0.64}},
+}
+PCT = {"lora": 1.2, "full_ft": 100.0}
+
+
+def _runs(with_pct=True):
+    return [
+        {
+            "corpus": "IEMOCAP",
+            "config": config,
+            "task": "categorical",
+            "fold": fold,
+            "folds": [1, 2],
+            "seed": seed,
+            "params": {"trainable_pct": PCT[config]} if with_pct else {},
+            "splits": {"test": {"UA": ua}, "dev": {"UA": 0.1}},
+        }
+        for config, folds in UA.items()
+        for fold, seeds in folds.items()
+        for seed, ua in seeds.items()
+    ]
+
+
+def test_figure_points_are_means_and_stds_over_fold_means(tmp_path):
+    paths = write_figures(aggregate(_runs(), n_boot=10), tmp_path)
+    assert sorted(path.name for path in paths) == [
+        "bars_categorical.csv",
+        "bars_categorical.png",
+        "tradeoff_categorical.csv",
+        "tradeoff_categorical.png",
+    ]
+    drawn = pd.read_csv(tmp_path / "tradeoff_categorical.csv")
+    for config, folds in UA.items():
+        fold_means = [np.mean(list(seeds.values())) for seeds in folds.values()]
+        row = drawn[drawn["config"] == config].iloc[0]
+        assert row["mean"] == pytest.approx(np.mean(fold_means))
+        assert row["std"] == pytest.approx(np.std(fold_means, ddof=1))
+        assert row["trainable_pct"] == PCT[config]
+        assert (row["split"], row["units"], row["n_runs"]) == (
+            "test",
+            "2 folds (seeds averaged within each)",
+            4,
+        )
+    for png in tmp_path.glob("*.png"):
+        height, width, _ = matplotlib.image.imread(png).shape
+        assert height > 100 and width > 100
+
+
+def test_rows_without_a_trainable_share_are_named_not_drawn(tmp_path, capsys):
+    write_figures(aggregate(_runs(with_pct=False), n_boot=10), tmp_path)
+    printed = capsys.readouterr().out
+    assert "no trainable share for IEMOCAP full_ft, IEMOCAP lora" in printed
+    bars = pd.read_csv(tmp_path / "bars_categorical.csv")
+    assert sorted(bars["config"]) == ["full_ft", "lora"]
+
+
+def test_only_the_chosen_split_and_headline_metric_are_drawn():
+    rows = figure_rows(aggregate(_runs(), n_boot=10), split="dev")
+    assert list(rows) == [("categorical", "UA")]
+    assert rows["categorical", "UA"]["mean"].tolist() == [0.1, 0.1]
