@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from speechbrain_peft.export import export_run
-from speechbrain_peft.results import aggregate, load_results
+from speechbrain_peft.results import aggregate
 from speechbrain_peft.runs.table_plots import write_figures
 from speechbrain_peft.synthetic.corpora import (
     make_crema_d,
@@ -192,8 +192,7 @@ def main(argv=None):
     table = summary_table(runs, target_only)
     (out / "results.md").write_text(table + "\n")
     print(table)
-    results, _ = load_results([out / "results"])
-    figures = write_figures(aggregate(results), out / "figures")
+    figures = write_figures(aggregate(list(runs.values())), out / "figures")
     print("\nTest score against % trainable parameters, and per method:")
     print("\n".join(str(path) for path in figures))
     export_run(

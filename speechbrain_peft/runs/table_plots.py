@@ -38,10 +38,24 @@ COLUMNS = [
 ]
 
 
-def _label(row, settings):
-    """``IEMOCAP lora`` plus the settings that tell rows apart."""
-    extra = [f"{name}={row[name]}" for name in settings if row[name] != "-"]
-    return " ".join([row["corpus"], row["config"], *extra])
+def _labels(rows, settings):
+    """``IEMOCAP lora`` per row, plus ``name=value`` for each setting that
+    tells apart rows of the same corpus and method."""
+    labels = []
+    for row in rows:
+        twins = [
+            other
+            for other in rows
+            if (other["corpus"], other["config"])
+            == (row["corpus"], row["config"])
+        ]
+        telling = [
+            f"{name}={row[name]}"
+            for name in settings
+            if len({str(other[name]) for other in twins}) > 1
+        ]
+        labels.append(" ".join([row["corpus"], row["config"], *telling]))
+    return labels
 
 
 def figure_rows(table, split="test"):
@@ -83,9 +97,7 @@ def figure_rows(table, split="test"):
         ].copy()
         if chosen.empty:
             continue
-        chosen["label"] = [
-            _label(row, settings) for row in chosen.to_dict("records")
-        ]
+        chosen["label"] = _labels(chosen.to_dict("records"), settings)
         figures[task, metric] = chosen[COLUMNS].reset_index(drop=True)
     return figures
 

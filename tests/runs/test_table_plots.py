@@ -74,3 +74,21 @@ def test_only_the_chosen_split_and_headline_metric_are_drawn():
     rows = figure_rows(aggregate(_runs(), n_boot=10), split="dev")
     assert list(rows) == [("categorical", "UA")]
     assert rows["categorical", "UA"]["mean"].tolist() == [0.1, 0.1]
+
+
+def test_labels_name_only_the_settings_that_tell_a_method_apart():
+    runs = _runs()
+    for run in runs:
+        settings = {"method": run["config"], "lr": 0.1, "batch_size": 8}
+        run["experiment"] = {"id": run["config"], "settings": settings}
+    runs[0]["experiment"] = {
+        "id": "lora fast",
+        "settings": {"method": "lora", "lr": 0.5, "batch_size": 8},
+    }
+    runs[0]["fold"] = runs[0]["seed"] = 1
+    rows = figure_rows(aggregate(runs, n_boot=10))["categorical", "UA"]
+    assert sorted(rows["label"]) == [
+        "IEMOCAP full_ft",
+        "IEMOCAP lora lr=0.1",
+        "IEMOCAP lora lr=0.5",
+    ]
