@@ -630,8 +630,8 @@ def main(argv=None):
     )
     parser.add_argument(
         "--figure-split",
-        default="test",
-        help="the split the figures draw (default: test)",
+        help="the split the figures draw (default: each corpus' headline "
+        "test split: MSP-Podcast's test1, the others' test)",
     )
     parser.add_argument(
         "--bootstrap", type=int, default=10000, help="bootstrap resamples"

@@ -17,7 +17,7 @@ Authors
 """
 
 from speechbrain_peft.corpora.iemocap import (
-    SESSIONS,
+    FOLDS,
     check_fold,
     manifest_paths,
     prepare_iemocap,
@@ -40,7 +40,7 @@ def main(argv=None):
     manifests = manifest_paths(
         hparams["manifest_folder"], hparams["fold"], hparams["task"]
     )
-    protocol = {"fold": hparams["fold"], "folds": list(SESSIONS)}
+    protocol = {"fold": hparams["fold"], "folds": list(FOLDS)}
     return train_and_evaluate(hparams, run_opts, manifests, protocol)
 
 

@@ -78,6 +78,7 @@ CLASS_SETS = {
 }
 SEXES = {"Female": "F", "Male": "M"}
 SPLITS = ("train", "dev", "test")
+HEADLINE_TEST = "test"
 EXTRAS = ("sentence", "level", "emo_raw")
 FILE_NAME = re.compile(r"^(\d+)_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})\.wav$")
 # Files the release as distributed ships broken (empty): left out by rule.

@@ -81,6 +81,9 @@ CLASS_SETS = {
 }
 SUBSETS = ("all", "improvised", "scripted")
 SESSIONS = (1, 2, 3, 4, 5)
+# Leave one session out: fold k tests on session k.
+FOLDS = SESSIONS
+HEADLINE_TEST = "test"
 SPLITS = ("train", "dev", "test")
 SCALE = (1.0, 5.0)
 EXTRAS = ("session", "scripted", "emo_raw")

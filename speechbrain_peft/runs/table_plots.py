@@ -15,6 +15,7 @@ Authors
 import math
 from pathlib import Path
 
+from speechbrain_peft.corpora import headline_test_split
 from speechbrain_peft.runs.plots import save_figure
 
 # The metric each task is judged by, as in the paper.
@@ -58,15 +59,25 @@ def _labels(rows, settings):
     return labels
 
 
-def figure_rows(table, split="test"):
+def _drawn_split(table, split):
+    """Per row, whether it scores the split drawn: ``split``, or each
+    corpus' headline test split (see
+    :func:`~speechbrain_peft.corpora.headline_test_split`) when None."""
+    if split is not None:
+        return table["split"] == split
+    return table["split"] == table["corpus"].map(headline_test_split)
+
+
+def figure_rows(table, split=None):
     """The rows a figure draws: per task, its headline metric on ``split``.
 
     Arguments
     ---------
     table : pandas.DataFrame
         Output of :func:`speechbrain_peft.results.aggregate`.
-    split : str
-        The split whose scores are drawn.
+    split : str, optional
+        The split whose scores are drawn; by default each corpus' headline
+        test split (MSP-Podcast's ``test1``, the others' ``test``).
 
     Returns
     -------
@@ -92,7 +103,7 @@ def figure_rows(table, split="test"):
     for task, metric in HEADLINE.items():
         chosen = table[
             (table["task"] == task)
-            & (table["split"] == split)
+            & _drawn_split(table, split)
             & (table["metric"] == metric)
         ].copy()
         if chosen.empty:
@@ -145,13 +156,10 @@ def plot_tradeoff(data, path, title):
         )
     axes.set_xscale("log")
     axes.set_xlabel("trainable parameters (% of the model)")
-    axes.set_ylabel(f"{data['split'][0]} {data['metric'][0]}")
-    axes.set_title(title, fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
     if len(known):
         axes.legend(fontsize=7, loc="best")
-    figure.tight_layout()
-    save_figure(figure, path)
+    _finish(figure, axes, data, title, path)
     return sorted(set(data["label"]) - set(known["label"]))
 
 
@@ -192,14 +200,28 @@ def plot_bars(data, path, title):
     )
     axes.set_xticks(positions, ordered["label"], rotation=30, ha="right")
     axes.tick_params(axis="x", labelsize=7)
-    axes.set_ylabel(f"{data['split'][0]} {data['metric'][0]}")
-    axes.set_title(title, fontsize=9)
     axes.grid(True, axis="y", alpha=0.3)
+    _finish(figure, axes, data, title, path)
+
+
+def _split_names(data):
+    """``test`` or, when corpora are drawn on different splits,
+    ``test (IEMOCAP) / test1 (MSP-Podcast)``."""
+    pairs = dict(zip(data["corpus"], data["split"]))
+    if len(set(pairs.values())) == 1:
+        return next(iter(pairs.values()))
+    return " / ".join(f"{split} ({corpus})" for corpus, split in pairs.items())
+
+
+def _finish(figure, axes, data, title, path):
+    """The axis label and title every figure has, then save it."""
+    axes.set_ylabel(f"{_split_names(data)} {data['metric'][0]}")
+    axes.set_title(title, fontsize=9)
     figure.tight_layout()
     save_figure(figure, path)
 
 
-def write_figures(table, out_dir, split="test"):
+def write_figures(table, out_dir, split=None):
     """Both figures for each task of ``table``, each as PNG plus CSV.
 
     Arguments
@@ -208,8 +230,9 @@ def write_figures(table, out_dir, split="test"):
         Output of :func:`speechbrain_peft.results.aggregate`.
     out_dir : str or pathlib.Path
         Folder for ``tradeoff_<task>.png/.csv`` and ``bars_<task>.png/.csv``.
-    split : str
-        The split whose scores are drawn.
+    split : str, optional
+        The split whose scores are drawn (default: each corpus' headline
+        test split).
 
     Returns
     -------
@@ -240,8 +263,8 @@ def write_figures(table, out_dir, split="test"):
     for (task, metric), data in figure_rows(table, split).items():
         units = ", ".join(sorted(set(data["units"])))
         base = (
-            f"{split} {metric}, {task}: mean and std over {units}, "
-            "one point per experiment"
+            f"{_split_names(data)} {metric}, {task}: mean and std over "
+            f"{units}, one point per experiment"
         )
         tradeoff = out_dir / f"tradeoff_{task}.png"
         left_out = plot_tradeoff(data, tradeoff, base)

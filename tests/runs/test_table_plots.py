@@ -92,3 +92,24 @@ def test_labels_name_only_the_settings_that_tell_a_method_apart():
         "IEMOCAP lora lr=0.1",
         "IEMOCAP lora lr=0.5",
     ]
+
+
+def test_each_corpus_is_drawn_on_its_headline_test_split():
+    natural = [
+        {
+            "corpus": "MSP-Podcast",
+            "config": "lora",
+            "task": "categorical",
+            "seed": seed,
+            "params": {"trainable_pct": 1.2},
+            "splits": {"test1": {"UA": 0.4}, "test2": {"UA": 0.9}},
+        }
+        for seed in (1, 2)
+    ]
+    rows = figure_rows(aggregate(_runs() + natural, n_boot=10))
+    drawn = rows["categorical", "UA"].set_index("label")
+    assert drawn.loc["MSP-Podcast lora", "split"] == "test1"
+    assert drawn.loc["MSP-Podcast lora", "mean"] == pytest.approx(0.4)
+    assert set(drawn.loc[["IEMOCAP lora", "IEMOCAP full_ft"], "split"]) == {
+        "test"
+    }
