@@ -42,6 +42,9 @@ from speechbrain_peft.utils.files import atomic_write_text
 EXTENDS = "extends"
 # Ours, not SpeechBrain's run option: move a run of another identity aside.
 START_OVER = "--start_over"
+# Ours too: a run that already finished with this identity is not run
+# again (its results stand); what a study passes to every run.
+SKIP_FINISHED = "--skip_finished"
 
 
 def hparams_layers(hparams_file):

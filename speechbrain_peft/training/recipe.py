@@ -47,6 +47,7 @@ from speechbrain_peft.training.brain import (
 )
 from speechbrain_peft.training.feature_cache import make_feature_cache
 from speechbrain_peft.training.hparams import (
+    SKIP_FINISHED,
     START_OVER,
     load_hparams,
     parse_arguments,
@@ -71,7 +72,9 @@ def start_experiment(recipe_file, argv=None, check=None):
     argv : list of str, optional
         Defaults to ``sys.argv[1:]``. ``--start_over`` moves a run of
         another identity in the output folder aside (see
-        :func:`~speechbrain_peft.runs.identity.move_aside`).
+        :func:`~speechbrain_peft.runs.identity.move_aside`);
+        ``--skip_finished`` (kept as ``hparams["skip_finished"]``) leaves a
+        run that finished with this identity as it is.
     check : callable, optional
         Called with the resolved configuration (plain values, see
         :func:`~speechbrain_peft.training.hparams.resolve_config`) before any
@@ -85,7 +88,8 @@ def start_experiment(recipe_file, argv=None, check=None):
     """
     argv = sys.argv[1:] if argv is None else argv
     start_over = START_OVER in argv
-    argv = [arg for arg in argv if arg != START_OVER]
+    skip_finished = SKIP_FINISHED in argv
+    argv = [arg for arg in argv if arg not in (START_OVER, SKIP_FINISHED)]
     hparams_file, run_opts, overrides = parse_arguments(recipe_file, argv)
     if check is not None:
         with placeholders_named(hparams_file):
@@ -101,6 +105,7 @@ def start_experiment(recipe_file, argv=None, check=None):
             ]
         sb.utils.distributed.run_on_main(move_aside, args=[output_folder])
     hparams = load_hparams(hparams_file, overrides)
+    hparams["skip_finished"] = skip_finished
     # hyperparams.yaml is written once the run has claimed the folder (see
     # Run.claim_output_folder): a folder holding another run keeps its own.
     sb.create_experiment_directory(
@@ -150,6 +155,10 @@ def train_and_evaluate(hparams, run_opts, manifests, protocol=None):
     if hparams.get("init_from"):
         run.check_parent(hparams["init_from"])
     run.claim_output_folder(run_opts)
+    if hparams.get("skip_finished"):
+        finished = run.finished_results()
+        if finished is not None:
+            return finished
     if run.parent is not None:
         run.start_from_parent()
     brain = run.make_brain(run_opts)
@@ -329,6 +338,23 @@ class Run:
             "settings": identity.settings,
         }
         self.run_info["identity"] = identity.to_dict()
+
+    def finished_results(self):
+        """The ``results.json`` content of this very run (same identity)
+        when it already finished in the output folder, else None."""
+        path = Path(self.hparams["output_folder"]) / "results.json"
+        if not path.is_file():
+            return None
+        results = json.loads(path.read_text())
+        run_id = self.run_info["identity"]["id"]
+        if (results.get("identity") or {}).get("id") != run_id:
+            return None
+        logger.info(
+            "%s: run %s finished before; --skip_finished leaves it as it is",
+            path.parent,
+            run_id,
+        )
+        return results
 
     def start_from_parent(self):
         """Stage two: load the parent's adaptors and head, and add its test

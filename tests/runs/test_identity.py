@@ -132,6 +132,34 @@ def test_a_plain_rerun_resumes_and_more_epochs_continue(
         _run(iemocap, tiny_encoders["wavlm"], tmp_path)
 
 
+def test_skip_finished_leaves_a_finished_run_and_trains_a_longer_one(
+    first_run, iemocap, tiny_encoders, tmp_path
+):
+    shutil.copytree(first_run[0], tmp_path, dirs_exist_ok=True)
+    results = tmp_path / "run" / "results.json"
+    before = results.stat().st_mtime_ns
+    again = _run(
+        iemocap,
+        tiny_encoders["wavlm"],
+        tmp_path,
+        "--lr=0.001",
+        "--skip_finished",
+    )
+    assert results.stat().st_mtime_ns == before
+    assert again["identity"]["id"] == first_run[1]["identity"]["id"]
+    _run(
+        iemocap,
+        tiny_encoders["wavlm"],
+        tmp_path,
+        "--lr=0.001",
+        "--number_of_epochs=2",
+        "--skip_finished",
+    )
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert sorted(history) == ["1", "2"]
+    assert results.stat().st_mtime_ns != before
+
+
 def test_start_over_moves_the_old_run_aside(first_run, iemocap, tmp_path):
     out, results = first_run
     copy = tmp_path / "copy"
