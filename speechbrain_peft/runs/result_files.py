@@ -24,6 +24,7 @@ import numpy as np
 
 from speechbrain_peft.data.datasets import denormalize_dimensions
 from speechbrain_peft.runs.plots import plot_confusion
+from speechbrain_peft.utils.files import atomic_write_text
 from speechbrain_peft.utils.versions import software_versions
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,8 @@ def write_results(out, record, evaluated, label_names=None, scales=None):
             (scales or {}).get(split),
             title=f"{record.get('config', '')} {split}",
         )
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    # Atomic, and the last file a run writes: a results.json says the run
+    # (or evaluation) is whole.
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
     logger.info("Results written to %s", out / "results.json")
     return results

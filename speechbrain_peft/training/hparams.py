@@ -180,11 +180,24 @@ def parent_run_name(run_dir):
     'IEMOCAP_combo_fold2_seed7'
     """
     info = read_run_config(run_dir).get("run_info") or {}
-    parts = [info.get("corpus"), info.get("config")]
-    if info.get("fold") is not None:
-        parts.append(f"fold{info['fold']}")
-    parts.append(f"seed{info.get('seed')}")
-    return "_".join(str(part) for part in parts)
+    return run_name(
+        info.get("corpus"),
+        info.get("config"),
+        info.get("fold"),
+        info.get("seed"),
+    )
+
+
+def run_name(corpus, config, fold, seed):
+    """``<corpus>_<config>[_fold<k>]_seed<s>``: a run's place in a study.
+
+    Example
+    -------
+    >>> run_name("MSP-Podcast", "lora", None, 1)
+    'MSP-Podcast_lora_seed1'
+    """
+    parts = [corpus, config] + ([] if fold is None else [f"fold{fold}"])
+    return "_".join(str(part) for part in [*parts, f"seed{seed}"])
 
 
 def check_override_names(overrides, config, hparams_file):

@@ -444,33 +444,12 @@ class Run:
         )
 
     def write(self, brain):
-        """Write ``results.json`` with the predictions and plots, the
-        training curves, ``speakers.json`` and the run artifact."""
+        """Write the training curves, ``speakers.json``, the run artifact
+        and, last (a results.json means a whole run), ``results.json`` with
+        the predictions and plots."""
         out = Path(self.hparams["output_folder"])
         encoder = getattr(brain.modules.encoder, "module", self.encoder)
         head = getattr(brain.modules.head, "module", self.head)
-        record = {
-            "kind": "training",
-            **self.run_info,
-            "manifest_ids_sha256": self.datasets.ids_sha256,
-            "task": self.task,
-            "encoder": encoder.source,
-            "adapters": encoder.adapters,
-            "params": parameter_summary(encoder, head),
-            "label_set": self.label_names,
-            "left_out": self.datasets.left_out,
-            "cropped": self.datasets.cropped,
-        }
-        add_group_scores(
-            brain.evaluated, self.datasets.groups, self.label_names
-        )
-        results = write_results(
-            out,
-            record,
-            brain.evaluated,
-            self.label_names,
-            scales=self.scales if self.task == "dimensional" else None,
-        )
         history = out / "history.json"
         if history.exists():
             epochs = json.loads(history.read_text())
@@ -495,4 +474,25 @@ class Run:
             max_duration=self.hparams.get("max_duration"),
             run_info=self.run_info,
         )
-        return results
+        record = {
+            "kind": "training",
+            **self.run_info,
+            "manifest_ids_sha256": self.datasets.ids_sha256,
+            "task": self.task,
+            "encoder": encoder.source,
+            "adapters": encoder.adapters,
+            "params": parameter_summary(encoder, head),
+            "label_set": self.label_names,
+            "left_out": self.datasets.left_out,
+            "cropped": self.datasets.cropped,
+        }
+        add_group_scores(
+            brain.evaluated, self.datasets.groups, self.label_names
+        )
+        return write_results(
+            out,
+            record,
+            brain.evaluated,
+            self.label_names,
+            scales=self.scales if self.task == "dimensional" else None,
+        )
