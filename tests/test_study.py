@@ -1,0 +1,169 @@
+"""A study runs every planned run once: killed and started again, it runs
+only what is missing, and it ends with the table and the figures.
+
+Authors
+ * speechbrain-peft-ser developers 2026
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from recipe_runs import QUICK, RECIPES, REPO
+
+from speechbrain_peft.studies.launch import FINISHED_BEFORE, RAN
+from speechbrain_peft.studies.plan import plan_study
+from speechbrain_peft.utils.errors import ConfigError
+
+IEMOCAP = RECIPES / "IEMOCAP" / "hparams"
+STAGE_TWO = RECIPES / "MSP-Podcast" / "hparams" / "stage2_from_iemocap.yaml"
+METHODS = [IEMOCAP / "lora.yaml", IEMOCAP / "weighted_sum.yaml"]
+
+
+def _study_command(corpora, encoder, out):
+    """2 methods x 2 folds x 2 seeds, and a stage two from each run."""
+    return [
+        sys.executable,
+        "-m",
+        "speechbrain_peft.study",
+        *map(str, METHODS),
+        "--data_folder",
+        f"IEMOCAP={corpora['IEMOCAP']}",
+        f"MSP-Podcast={corpora['MSP-Podcast']}",
+        "--folds",
+        "1",
+        "2",
+        "--seeds",
+        "1",
+        "2",
+        "--output_folder",
+        str(out),
+        *[
+            arg
+            for method in METHODS
+            for arg in ("--stage_two", str(method), str(STAGE_TWO))
+        ],
+        "--executor",
+        "local",
+        f"--encoder_source={encoder}",
+        f"--manifest_folder={out}/manifests",
+        *QUICK,
+    ]
+
+
+def _start(command):
+    # Its own session: the kill takes the study, submitit's job
+    # controllers and the recipes they run, as a crash would.
+    return subprocess.Popen(
+        command,
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
+def _whole_runs(out):
+    return sorted(out.glob("results/**/results.json"))
+
+
+@pytest.mark.slow
+def test_a_killed_study_started_again_runs_only_the_missing_runs(
+    small_corpora, tiny_encoders, tmp_path
+):
+    out = tmp_path / "study"
+    command = _study_command(small_corpora, tiny_encoders["wavlm"], out)
+    first = _start(command)
+    deadline = time.time() + 600
+    while not _whole_runs(out) and first.poll() is None:
+        assert time.time() < deadline, "no run finished in 10 minutes"
+        time.sleep(0.2)
+    assert first.poll() is None, first.communicate()[0]
+    os.killpg(first.pid, signal.SIGKILL)
+    first.communicate()
+    finished_at_kill = len(_whole_runs(out))
+    assert 1 <= finished_at_kill < 16
+
+    again = _start(command)
+    output, _ = again.communicate(timeout=1200)
+    assert again.returncode == 0, output
+    study = json.loads((out / "study.json").read_text())
+    assert study["counts"] == {
+        FINISHED_BEFORE: finished_at_kill,
+        RAN: 16 - finished_at_kill,
+    }
+    assert len(_whole_runs(out)) == 16
+    stage_two = [run for run in study["runs"] if run["parent"]]
+    assert len(stage_two) == 8
+    for run in stage_two:
+        results = json.loads(
+            (out / run["output_folder"] / "results.json").read_text()
+        )
+        parent = results["parent_run"]["path"]
+        assert parent == next(
+            other["output_folder"]
+            for other in study["runs"]
+            if other["name"] == run["parent"]
+        )
+    table = (out / "table.md").read_text()
+    assert "| IEMOCAP " in table and "stage2_from_iemocap" in table
+    figures = sorted(path.name for path in (out / "figures").iterdir())
+    assert figures == [
+        "bars_categorical.csv",
+        "bars_categorical.png",
+        "tradeoff_categorical.csv",
+        "tradeoff_categorical.png",
+    ]
+    drawn = (out / "figures" / "tradeoff_categorical.csv").read_text()
+    assert "MSP-Podcast" in drawn and ",test1," in drawn
+
+
+def test_the_plan_covers_folds_seeds_and_one_stage_two_per_parent(tmp_path):
+    runs = plan_study(
+        METHODS,
+        {None: "/corpora"},
+        "all",
+        [1, 2],
+        [],
+        tmp_path,
+        [(METHODS[0], STAGE_TWO)],
+    )
+    stage_one = [run for run in runs if run.parent is None]
+    assert {(run.config, run.fold, run.seed) for run in stage_one} == {
+        (config, fold, seed)
+        for config in ("lora", "weighted_sum")
+        for fold in range(1, 6)
+        for seed in (1, 2)
+    }
+    stage_two = [run for run in runs if run.parent is not None]
+    assert sorted((run.parent.fold, run.seed) for run in stage_two) == sorted(
+        (fold, seed) for fold in range(1, 6) for seed in (1, 2)
+    )
+    assert all(run.parent.config == "lora" for run in stage_two)
+    assert all(run.seed == run.parent.seed for run in stage_two)
+    assert len({run.output_folder for run in runs}) == len(runs)
+
+
+@pytest.mark.parametrize(
+    "folds, stage_two, message",
+    [
+        ([7], [], r"--folds \[7\]: IEMOCAP's folds are 1, 2, 3, 4, 5"),
+        ("all", [(STAGE_TWO, STAGE_TWO)], "not one of the study's"),
+    ],
+)
+def test_plan_mistakes_are_refused_before_anything_runs(
+    folds, stage_two, message, tmp_path
+):
+    with pytest.raises(ConfigError, match=message):
+        plan_study(METHODS, {None: "/c"}, folds, [1], [], tmp_path, stage_two)
+
+
+def test_a_misspelt_setting_is_refused_at_planning(tmp_path):
+    with pytest.raises(ConfigError, match="lrr"):
+        plan_study(METHODS, {None: "/c"}, [1], [1], ["--lrr=0.1"], tmp_path)
