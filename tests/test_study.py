@@ -15,8 +15,14 @@ import time
 import pytest
 from recipe_runs import QUICK, RECIPES, REPO
 
-from speechbrain_peft.studies.launch import FINISHED_BEFORE, RAN
-from speechbrain_peft.studies.plan import plan_study
+from speechbrain_peft.studies.launch import (
+    FAILED,
+    FINISHED_BEFORE,
+    PARENT_FAILED,
+    RAN,
+    run_study,
+)
+from speechbrain_peft.studies.plan import StudyRun, plan_study
 from speechbrain_peft.utils.errors import ConfigError
 
 IEMOCAP = RECIPES / "IEMOCAP" / "hparams"
@@ -167,3 +173,73 @@ def test_plan_mistakes_are_refused_before_anything_runs(
 def test_a_misspelt_setting_is_refused_at_planning(tmp_path):
     with pytest.raises(ConfigError, match="lrr"):
         plan_study(METHODS, {None: "/c"}, [1], [1], ["--lrr=0.1"], tmp_path)
+
+
+# A stand-in recipe: writes results.json once, or fails as a recipe does.
+FAKE_RECIPE = """
+import pathlib, sys
+(out,) = [arg[len("--out="):] for arg in sys.argv if arg.startswith("--out=")]
+if "--fail" in sys.argv:
+    sys.exit("error: the corpus folder /nowhere does not exist")
+results = pathlib.Path(out) / "results.json"
+results.parent.mkdir(parents=True, exist_ok=True)
+if not results.exists():
+    results.write_text("{}")
+"""
+
+
+def _fake_runs(tmp_path, failing):
+    """A stage one per name, each with a stage two, run by a stand-in
+    recipe that fails for the names in ``failing``."""
+    hparams = tmp_path / "recipes" / "Toy" / "hparams" / "toy.yaml"
+    hparams.parent.mkdir(parents=True)
+    hparams.touch()
+    (hparams.parent.parent / "train.py").write_text(FAKE_RECIPE)
+    runs = []
+    for name in ("a", "b"):
+        folder = tmp_path / "results" / name
+        flags = ["--fail"] if name in failing else []
+        one = StudyRun(
+            hparams,
+            "Toy",
+            name,
+            None,
+            1,
+            folder,
+            [f"--out={folder}", *flags],
+            {},
+        )
+        two_folder = folder / "stage_two"
+        two = StudyRun(
+            hparams,
+            "Toy",
+            "two",
+            None,
+            1,
+            two_folder,
+            [f"--out={two_folder}"],
+            {},
+            one,
+        )
+        runs += [one, two]
+    return runs
+
+
+@pytest.mark.parametrize("executor", ["here", "local"])
+def test_a_failed_run_is_reported_with_its_log_and_the_others_go_on(
+    executor, tmp_path, capsys
+):
+    runs = _fake_runs(tmp_path, failing={"b"})
+    (runs[0].output_folder).mkdir(parents=True)
+    runs[0].results.write_text("{}")
+    outcomes = run_study(runs, tmp_path, executor)
+    assert [outcome.status for outcome in outcomes] == [
+        FINISHED_BEFORE,
+        RAN,
+        FAILED,
+        PARENT_FAILED,
+    ]
+    assert "/nowhere does not exist" in outcomes[2].detail
+    printed = capsys.readouterr().out
+    assert "Toy_b_seed1: failed" in printed
+    assert "error: the corpus folder /nowhere does not exist" in printed
