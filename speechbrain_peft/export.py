@@ -4,7 +4,7 @@ encoder.
 
 Usage::
 
-    python -m speechbrain_peft.export RUN_DIR OUT_DIR [--merge]
+    python -m speechbrain_peft.export RUN_DIR OUT_DIR [--format FORMAT]
 
 Without ``--merge``, ``OUT_DIR`` gets the run's ``adapters.safetensors``
 (the trainable tensors only) and its ``run.json`` plus an ``export`` entry:
@@ -24,6 +24,12 @@ weighted sum of layers) and the head are saved beside it in
 :meth:`speechbrain_peft.inference.EmotionRecognizer.from_run` and with
 ``python -m speechbrain_peft.infer``.
 
+``--format speechbrain`` adds what SpeechBrain's ``foreign_class`` loads,
+``--format transformers`` what ``transformers.pipeline(
+"audio-classification", trust_remote_code=True)`` loads (the modeling
+code is :mod:`speechbrain_peft.inference.transformers_model`); both are
+merged exports.
+
 Authors
  * speechbrain-peft-ser developers 2026
 """
@@ -34,9 +40,11 @@ import shutil
 from pathlib import Path
 
 from torch import nn
+from transformers import Wav2Vec2FeatureExtractor
 
 from speechbrain_peft.adapters import METHODS, owner_of
-from speechbrain_peft.inference import speechbrain_interface
+from speechbrain_peft.data.datasets import DIMENSIONS
+from speechbrain_peft.inference import speechbrain_interface, transformers_model
 from speechbrain_peft.inference.model_card import write_model_card
 from speechbrain_peft.inference.recognizer import EXPORT_KEY, EmotionRecognizer
 from speechbrain_peft.model.encoder import PEFTEncoder
@@ -55,8 +63,9 @@ from speechbrain_peft.utils.files import honour_umask
 from speechbrain_peft.utils.versions import software_versions
 
 ENCODER_DIR = "encoder"
-FORMATS = ("adapters", "merged", "speechbrain")
+FORMATS = ("adapters", "merged", "speechbrain", "transformers")
 INTERFACE_FILE = "custom_interface.py"
+MODELING_FILE = "modeling_peft_ser.py"
 # SpeechBrain's hyperparameters of an export: the recognizer is built from
 # the folder the interface module was fetched into.
 HYPERPARAMS = """\
@@ -161,6 +170,40 @@ def _write_speechbrain_interface(out_dir, config):
     )
 
 
+def _write_transformers_files(out_dir, config):
+    """transformers' files: ``config.json`` with the labels and the
+    ``auto_map`` to the modeling code, that code, and the feature
+    extractor (no normalisation: the encoder normalises itself)."""
+    shutil.copyfile(Path(transformers_model.__file__), out_dir / MODELING_FILE)
+    module = Path(MODELING_FILE).stem
+    categorical = config["task"] == "categorical"
+    labels = config["label_set"] if categorical else list(DIMENSIONS)
+    hf_config = transformers_model.PEFTSERConfig(
+        task=config["task"],
+        sample_rate=config["sample_rate"],
+        id2label=dict(enumerate(labels)),
+        label2id={label: index for index, label in enumerate(labels)},
+        problem_type=(
+            "single_label_classification" if categorical else "regression"
+        ),
+    )
+    hf_config.auto_map = {
+        "AutoConfig": f"{module}.PEFTSERConfig",
+        "AutoModelForAudioClassification": (
+            f"{module}.PEFTSERForAudioClassification"
+        ),
+    }
+    hf_config.save_pretrained(out_dir)
+    Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=config["sample_rate"],
+        padding_value=0.0,
+        do_normalize=False,
+        return_attention_mask=True,
+    ).save_pretrained(out_dir)
+    honour_umask(out_dir)
+
+
 def export_run(
     run_dir, out_dir, merge=False, source=None, savedir=None, format=None
 ):
@@ -185,7 +228,9 @@ def export_run(
         ``adapters`` (the default: the trained tensors, the base encoder
         named), ``merged`` (mergeable adaptors folded into an encoder saved
         with ``save_pretrained``) or ``speechbrain`` (merged, plus the
-        files SpeechBrain's ``foreign_class`` loads).
+        files SpeechBrain's ``foreign_class`` loads) or ``transformers``
+        (merged, plus what ``transformers.pipeline("audio-classification",
+        trust_remote_code=True)`` loads).
 
     Returns
     -------
@@ -230,6 +275,8 @@ def export_run(
     (out_dir / RUN_CONFIG).write_text(json.dumps(config, indent=2))
     if format == "speechbrain":
         _write_speechbrain_interface(out_dir, config)
+    if format == "transformers":
+        _write_transformers_files(out_dir, config)
     write_model_card(out_dir, config, run_dir, format)
     return config
 
@@ -249,7 +296,9 @@ def main(argv=None):
         help="adapters (default): the trained tensors; merged: mergeable "
         "adaptors (LoRA, peft tuners) folded into an encoder saved with "
         "save_pretrained; speechbrain: merged, loadable with SpeechBrain's "
-        "foreign_class",
+        "foreign_class; transformers: merged, loadable with "
+        "transformers.pipeline('audio-classification', trust_remote_code="
+        "True)",
     )
     parser.add_argument(
         "--merge", action="store_true", help="same as --format merged"

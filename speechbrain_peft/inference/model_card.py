@@ -47,7 +47,7 @@ def _adaptor_line(config):
     return "- Adaptors: " + (", ".join(names) or "none (head only)")
 
 
-def _metadata(config, results):
+def _metadata(config, export_format):
     """The card's YAML metadata block, as lines."""
     corpus = (config.get("run_info") or {}).get("corpus")
     dataset, licence = DATASETS.get(corpus, (corpus or "unknown", "unknown"))
@@ -55,7 +55,11 @@ def _metadata(config, results):
     metrics = [m.lower() for m in METRICS[config["task"]]]
     lines = [
         "---",
-        "library_name: speechbrain",
+        "library_name: "
+        + (
+            "transformers" if export_format == "transformers" else "speechbrain"
+        ),
+        "pipeline_tag: audio-classification",
         "license: other",
         f"license_name: see the note on {dataset}",
         "tags:",
@@ -92,6 +96,42 @@ def _metrics_table(task, results):
     return lines
 
 
+def _transformers_use(config, folder_name):
+    """The card's lines on loading the folder with transformers."""
+    if config["task"] == "categorical":
+        call, says = "top_k=None", "the probability of every label"
+    else:
+        call = 'function_to_apply="none", top_k=None'
+        says = (
+            "arousal, valence and dominance on the corpus scale, raw (the "
+            "pipeline sorts them by value)"
+        )
+    return [
+        "",
+        "With the transformers pipeline (the folder's `modeling_peft_ser.py` "
+        "is this package's model, hence `trust_remote_code`):",
+        "",
+        "```python",
+        "import soundfile as sf",
+        "from transformers import pipeline",
+        "",
+        "classifier = pipeline(",
+        f'    "audio-classification", model="{folder_name}", '
+        "trust_remote_code=True",
+        ")",
+        'audio, rate = sf.read("speech.wav", dtype="float32")  # mono',
+        f'print(classifier({{"raw": audio, "sampling_rate": rate}}, {call}))',
+        "```",
+        "",
+        f"gives {says}. A file name works too where ffmpeg is installed; "
+        "`AutoModelForAudioClassification.from_pretrained("
+        f'"{folder_name}", trust_remote_code=True)` gives the model itself. '
+        "No stock `*ForSequenceClassification` class holds this model "
+        "exactly: its head is projector, mean, classifier with no "
+        "non-linearity, ours is the mean, then Linear-ReLU-Linear.",
+    ]
+
+
 def model_card(config, results, export_format, folder_name):
     """The Markdown text of an export's model card.
 
@@ -102,7 +142,7 @@ def model_card(config, results, export_format, folder_name):
     results : dict or None
         The exported run's ``results.json``, when it has one.
     export_format : str
-        ``adapters``, ``merged`` or ``speechbrain``.
+        ``adapters``, ``merged``, ``speechbrain`` or ``transformers``.
     folder_name : str
         How the card refers to the export folder in its examples.
 
@@ -128,7 +168,7 @@ def model_card(config, results, export_format, folder_name):
     export = config.get("export") or {}
     base = export.get("base_encoder") or {}
     params = (results or {}).get("params") or {}
-    metadata, licence = _metadata(config, results)
+    metadata, licence = _metadata(config, export_format)
     experiment = (info.get("experiment") or {}).get("settings") or {}
     lines = [
         *metadata,
@@ -205,6 +245,8 @@ def model_card(config, results, export_format, folder_name):
             ")",
             "```",
         ]
+    if export_format == "transformers":
+        lines += _transformers_use(config, folder_name)
     if export_format == "merged":
         lines += [
             "",

@@ -24,6 +24,7 @@ import speechbrain as sb
 import torch
 import torchaudio
 import yaml
+from random_runs import LABELS, MAX_DURATION, make_run
 from recipe_runs import FIXTURES
 from safetensors.torch import load_file
 from speechbrain.inference.interfaces import foreign_class
@@ -44,7 +45,6 @@ from speechbrain_peft.results import aggregate
 from speechbrain_peft.runs.artifact import (
     RUN_CONFIG,
     RUN_WEIGHTS,
-    save_run_artifact,
 )
 from speechbrain_peft.runs.finished import FinishedRun
 from speechbrain_peft.runs.speakers import read_trained_on
@@ -55,10 +55,6 @@ from speechbrain_peft.training.recipe import train_and_evaluate
 from speechbrain_peft.training.stage_two import init_from_run
 
 REPO = str(Path(__file__).resolve().parents[2])
-LABELS = ["neu", "hap", "ang", "sad"]
-# Shorter than most synthetic utterances (1-4 s): evaluation crops them,
-# so reproducing its predictions also checks the long-file rule.
-MAX_DURATION = 2.0
 
 
 def write_manifests(utterances, folder):
@@ -126,38 +122,6 @@ def softmax(scores):
     scores = np.asarray(scores, dtype=np.float64)
     exp = np.exp(scores - scores.max())
     return exp / exp.sum()
-
-
-def randomize_trainables(module, seed=0):
-    """Give every trainable tensor random values (LoRA B starts at zero,
-    which would make merging trivially exact)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in module.parameters():
-            if param.requires_grad:
-                param.copy_(0.1 * torch.randn(param.shape, generator=generator))
-
-
-def make_run(run_dir, source, adapters, task="categorical", seed=0):
-    """A run artifact with random trained tensors (no training)."""
-    encoder = PEFTEncoder(str(source), adapters=adapters)
-    head = EmotionHead(
-        encoder.output_size, len(LABELS) if task == "categorical" else 3
-    )
-    randomize_trainables(torch.nn.ModuleDict({"e": encoder, "h": head}), seed)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_run_artifact(
-        run_dir,
-        encoder,
-        head,
-        task=task,
-        label_set=LABELS if task == "categorical" else None,
-        dimension_scale=[1.0, 5.0],
-        sample_rate=16000,
-        max_duration=MAX_DURATION,
-        run_info={"config": "+".join(adapters)},
-    )
-    return run_dir
 
 
 def test_fresh_process_reproduces_evaluation_and_cli_errors(
