@@ -1,13 +1,14 @@
-"""Cost of encoding each file's group-norm front-end on its own.
+"""Cost of masking the group-norm front-end.
 
 Base checkpoints (wav2vec2-base, hubert-base, wavlm-base) normalise each
-CNN channel over the whole padded row, so the encoder runs their front-end
-file by file (see ``speechbrain_peft.model.encoder.per_file_front_end``): every
-file then gets the features it gets alone. This script times a padded
-batch through the frozen base-size encoder (eval mode, no gradient, as in
-evaluation, inference, the feature cache and frozen-CNN training) with the
-front-end per file and batched, and measures how far the batched
-features of the shortest file drift from its features alone.
+CNN channel over the whole padded row, so the encoder normalises each row
+over its valid frames only (see
+``speechbrain_peft.model.padding.masked_front_end``): every file then gets
+the features it gets alone. This script times a padded batch through the
+frozen base-size encoder (eval mode, no gradient, as in evaluation,
+inference, the feature cache and frozen-CNN training) with the front-end
+masked and unmasked, and measures how far the unmasked features of the
+shortest file drift from its features alone.
 
 Usage::
 
@@ -92,18 +93,18 @@ def main(argv=None):
         )[0][0]
     rows = []
     timings = {}
-    for per_file in (False, True):
-        encoder.front_end_per_file = per_file
+    for masked in (False, True):
+        encoder.front_end_masked = masked
         timed(encoder, wav, lens, 1)  # warm-up
-        timings[per_file] = timed(encoder, wav, lens, args.repeats)
+        timings[masked] = timed(encoder, wav, lens, args.repeats)
         with torch.no_grad():
             feats = encoder(wav, lens)[0][shortest, : alone.shape[0]]
         drift = float((feats - alone).norm() / alone.norm())
         rows.append(
             [
-                "per file" if per_file else "batched",
-                f"{timings[per_file]:.3f}",
-                f"{timings[per_file] / timings[False]:.2f}",
+                "masked" if masked else "unmasked",
+                f"{timings[masked]:.3f}",
+                f"{timings[masked] / timings[False]:.2f}",
                 f"{100 * drift:.2g}",
             ]
         )
@@ -111,7 +112,7 @@ def main(argv=None):
         [
             "front-end",
             "batch forward s (median)",
-            "time / batched",
+            "time / unmasked",
             "shortest file's features vs alone: relative difference %",
         ],
         rows,
@@ -119,7 +120,7 @@ def main(argv=None):
     command = " ".join(["python benchmarks/front_end.py", *argv])
     section = "\n".join(
         [
-            f"## Group-norm front-end per file ({args.encoder}, base size)",
+            f"## Group-norm front-end masked ({args.encoder}, base size)",
             "",
             *machine_lines(info, load_average()),
             f"- Command: `{command}`",

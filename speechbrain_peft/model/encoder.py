@@ -55,8 +55,8 @@ from speechbrain_peft.model.activation_checkpointing import (
 )
 from speechbrain_peft.model.layer_split import lower_part, upper_part
 from speechbrain_peft.model.padding import (
+    masked_front_end,
     normalize_valid,
-    per_file_front_end,
     valid_sample_mask,
 )
 from speechbrain_peft.model.pretrained import (
@@ -178,9 +178,9 @@ class PEFTEncoder(nn.Module):
         model.config.layerdrop = layerdrop
         self.normalize_wav = self.ssl.normalize_wav
         # A group-norm front-end (the base checkpoints) normalises each
-        # channel over the whole padded row: batched, padding would change
+        # channel over the whole padded row: unmasked, padding would change
         # the features of the shorter files.
-        self.front_end_per_file = model.config.feat_extract_norm == "group"
+        self.front_end_masked = model.config.feat_extract_norm == "group"
         # What must agree with a checkpoint or a stage-one run.
         self.config_summary = {
             "source": self.source,
@@ -449,8 +449,8 @@ class PEFTEncoder(nn.Module):
         if self.normalize_wav:
             wav = normalize_valid(wav, mask)
         front_end = (
-            per_file_front_end(self.ssl.model.feature_extractor, mask.sum(1))
-            if self.front_end_per_file and wav.shape[0] > 1
+            masked_front_end(self.ssl.model.feature_extractor, mask.sum(1))
+            if self.front_end_masked
             else contextlib.nullcontext()
         )
         return wav, mask, front_end

@@ -1,6 +1,6 @@
 """What keeps padding out of a file's features: the mask of its valid
-samples, normalisation over them only, and a group-norm front-end run file
-by file.
+samples, normalisation over them only, and a group-norm front-end that
+normalises each row over its valid frames.
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -9,7 +9,8 @@ Authors
 import contextlib
 
 import torch
-from torch import nn
+
+from speechbrain_peft.utils.errors import ConfigTypeError
 
 
 def valid_sample_mask(wav, wav_lens):
@@ -55,52 +56,78 @@ def normalize_valid(wav, mask, eps=1e-7):
     return torch.where(mask, normalized, torch.zeros_like(wav))
 
 
+def masked_group_norm(norm, frames, valid):
+    """``norm`` (a ``GroupNorm`` with one channel per group) over the valid
+    frames of each row only: what it gives the row's file alone.
+
+    Arguments
+    ---------
+    norm : torch.nn.GroupNorm
+        The front-end's normalisation (``num_groups == num_channels``).
+    frames : torch.Tensor
+        ``[batch, channels, frames]``.
+    valid : torch.Tensor
+        ``[batch, frames]`` boolean mask of the valid frames.
+
+    Returns
+    -------
+    torch.Tensor
+
+    Example
+    -------
+    >>> norm = torch.nn.GroupNorm(3, 3)
+    >>> alone = torch.randn(1, 3, 5)
+    >>> padded = torch.cat([alone, torch.randn(1, 3, 2)], dim=2)
+    >>> valid = torch.arange(7)[None] < 5
+    >>> torch.allclose(
+    ...     masked_group_norm(norm, padded, valid)[..., :5], norm(alone),
+    ...     atol=1e-6)
+    True
+    """
+    weights = valid[:, None, :].to(frames.dtype)
+    n = weights.sum(dim=2, keepdim=True).clamp(min=1)
+    mean = (frames * weights).sum(dim=2, keepdim=True) / n
+    var = (((frames - mean) * weights) ** 2).sum(dim=2, keepdim=True) / n
+    normalized = (frames - mean) / torch.sqrt(var + norm.eps)
+    return normalized * norm.weight[:, None] + norm.bias[:, None]
+
+
 @contextlib.contextmanager
-def per_file_front_end(cnn, n_samples):
-    """Make a convolutional front-end encode each row of a padded batch on
-    its own valid samples (its output zero-padded to the batch's frames),
-    as it would the file alone.
+def masked_front_end(cnn, n_samples):
+    """Make a group-norm convolutional front-end (wav2vec 2.0's base
+    checkpoints) give each row of a padded batch the features of its file
+    alone: the first layer's group norm, the only step that mixes frames
+    over the whole row, sees the row's valid frames only. The unpadded
+    convolutions need nothing: a valid output frame only reads valid
+    samples. The batch stays one tensor (a traced or ONNX graph keeps its
+    dynamic batch and length).
 
     Arguments
     ---------
     cnn : torch.nn.Module
-        The model's ``feature_extractor`` (called with ``[batch, samples]``,
-        returning ``[batch, channels, frames]``).
+        The model's ``feature_extractor`` (``conv_layers[0]`` holds the
+        convolution ``conv`` and the group norm ``layer_norm``).
     n_samples : torch.Tensor
         Valid samples per row.
-
-    Example
-    -------
-    >>> cnn = torch.nn.Conv1d(1, 2, 4, stride=2)
-    >>> cnn.forward = lambda x, conv=cnn.forward: conv(x[:, None] - x.mean())
-    >>> wav = torch.cat([torch.randn(1, 10), torch.zeros(1, 10)], dim=1)
-    >>> batch = torch.cat([torch.randn(1, 20), wav])
-    >>> with per_file_front_end(cnn, torch.tensor([20, 10])):
-    ...     frames = cnn(batch)
-    >>> torch.allclose(frames[1, :, :4], cnn(wav[:, :10])[0])
-    True
     """
-    own_forward = cnn.__dict__.get("forward")
-    batched = cnn.forward
-
-    def forward(input_values):
-        outputs = [
-            batched(input_values[row : row + 1, : int(n)])
-            for row, n in enumerate(n_samples)
-        ]
-        frames = max(output.shape[-1] for output in outputs)
-        return torch.cat(
-            [
-                nn.functional.pad(output, (0, frames - output.shape[-1]))
-                for output in outputs
-            ]
+    first = cnn.conv_layers[0]
+    norm = first.layer_norm
+    if norm.num_groups != norm.num_channels:
+        raise ConfigTypeError(
+            f"The front-end's GroupNorm has {norm.num_groups} groups for "
+            f"{norm.num_channels} channels; only one channel per group (as "
+            "in wav2vec 2.0 checkpoints) is supported"
         )
+    kernel, stride = first.conv.kernel_size[0], first.conv.stride[0]
+    n_frames = torch.div(n_samples - kernel, stride, rounding_mode="floor") + 1
 
-    cnn.forward = forward
+    def forward(frames):
+        positions = torch.arange(frames.shape[2], device=frames.device)
+        valid = positions[None, :] < n_frames[:, None]
+        return masked_group_norm(norm, frames, valid)
+
+    norm.forward = forward
     try:
         yield
     finally:
-        if own_forward is None:
-            del cnn.forward
-        else:
-            cnn.forward = own_forward
+        del norm.forward

@@ -542,7 +542,7 @@ def test_group_norm_front_end_features_do_not_depend_on_the_batch(
             batched[0, :n_frames], alone[0], atol=1e-5, rtol=0
         )
         # The check can fail: a batched front-end lets padding in.
-        encoder.front_end_per_file = False
+        encoder.front_end_masked = False
         leaky, _ = encoder(batch, lens)
     assert (leaky[0, :n_frames] - alone[0]).abs().max() > 1e-2
 
