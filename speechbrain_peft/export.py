@@ -28,7 +28,9 @@ weighted sum of layers) and the head are saved beside it in
 ``--format transformers`` what ``transformers.pipeline(
 "audio-classification", trust_remote_code=True)`` loads (the modeling
 code is :mod:`speechbrain_peft.inference.transformers_model`); both are
-merged exports.
+merged exports. ``--format onnx`` writes ``model.onnx`` (see
+:mod:`speechbrain_peft.inference.onnx_graph`) and ``classify.py``, which
+runs it with onnxruntime and soundfile only.
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -44,8 +46,13 @@ from transformers import Wav2Vec2FeatureExtractor
 
 from speechbrain_peft.adapters import METHODS, owner_of
 from speechbrain_peft.data.datasets import DIMENSIONS
-from speechbrain_peft.inference import speechbrain_interface, transformers_model
+from speechbrain_peft.inference import (
+    onnx_example,
+    speechbrain_interface,
+    transformers_model,
+)
 from speechbrain_peft.inference.model_card import write_model_card
+from speechbrain_peft.inference.onnx_graph import export_onnx
 from speechbrain_peft.inference.recognizer import EXPORT_KEY, EmotionRecognizer
 from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.pretrained import encoder_revision
@@ -63,9 +70,11 @@ from speechbrain_peft.utils.files import honour_umask
 from speechbrain_peft.utils.versions import software_versions
 
 ENCODER_DIR = "encoder"
-FORMATS = ("adapters", "merged", "speechbrain", "transformers")
+FORMATS = ("adapters", "merged", "speechbrain", "transformers", "onnx")
 INTERFACE_FILE = "custom_interface.py"
 MODELING_FILE = "modeling_peft_ser.py"
+ONNX_FILE = "model.onnx"
+ONNX_EXAMPLE = "classify.py"
 # SpeechBrain's hyperparameters of an export: the recognizer is built from
 # the folder the interface module was fetched into.
 HYPERPARAMS = """\
@@ -230,7 +239,9 @@ def export_run(
         with ``save_pretrained``) or ``speechbrain`` (merged, plus the
         files SpeechBrain's ``foreign_class`` loads) or ``transformers``
         (merged, plus what ``transformers.pipeline("audio-classification",
-        trust_remote_code=True)`` loads).
+        trust_remote_code=True)`` loads) or ``onnx`` (``model.onnx`` for
+        onnxruntime, with ``classify.py`` needing only onnxruntime and
+        soundfile).
 
     Returns
     -------
@@ -241,7 +252,7 @@ def export_run(
     format = format or ("merged" if merge else "adapters")
     if format not in FORMATS:
         raise ConfigError(f"--format {format!r} is not one of {FORMATS}")
-    merge = format != "adapters"
+    merge = format not in ("adapters", "onnx")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} is not empty; choose a new folder")
     run = FinishedRun.read(run_dir)
@@ -260,7 +271,12 @@ def export_run(
     else:
         config = {k: v for k, v in recognizer.config.items() if k != EXPORT_KEY}
         revision = base["revision"]
+    if format == "adapters":
         shutil.copyfile(run_dir / RUN_WEIGHTS, out_dir / RUN_WEIGHTS)
+    if format == "onnx":
+        export_onnx(recognizer, out_dir / ONNX_FILE)
+        shutil.copyfile(Path(onnx_example.__file__), out_dir / ONNX_EXAMPLE)
+        honour_umask(out_dir)
     config[EXPORT_KEY] = {
         "format": format,
         "merged": merge,
@@ -298,7 +314,7 @@ def main(argv=None):
         "save_pretrained; speechbrain: merged, loadable with SpeechBrain's "
         "foreign_class; transformers: merged, loadable with "
         "transformers.pipeline('audio-classification', trust_remote_code="
-        "True)",
+        "True); onnx: model.onnx for onnxruntime",
     )
     parser.add_argument(
         "--merge", action="store_true", help="same as --format merged"

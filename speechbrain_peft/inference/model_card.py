@@ -96,6 +96,64 @@ def _metrics_table(task, results):
     return lines
 
 
+def _recognizer_use(folder_name):
+    """The card's lines on loading the folder with this package."""
+    return [
+        "",
+        "Needs `pip install speechbrain-peft-ser` (it brings SpeechBrain, "
+        "transformers and peft).",
+        "",
+        "```python",
+        "from speechbrain_peft.inference.recognizer import EmotionRecognizer",
+        "",
+        f'recognizer = EmotionRecognizer.from_run("{folder_name}")',
+        'print(recognizer.classify_file("speech.wav"))',
+        "```",
+        "",
+        "Command line (folders, globs and manifests too; long recordings in "
+        "windows): `python -m speechbrain_peft.infer "
+        f"{folder_name} speech.wav`.",
+    ]
+
+
+def _onnx_use(config, folder_name):
+    """The card's lines on running ``model.onnx``."""
+    if config["task"] == "categorical":
+        columns = f"the probabilities of {config.get('label_set')}"
+    else:
+        columns = (
+            "arousal, valence and dominance on the corpus scale "
+            f"{config.get('dimension_scale')}"
+        )
+    return [
+        "",
+        "Needs only `pip install onnxruntime soundfile`: "
+        f"`python {folder_name}/classify.py speech.wav [more.wav ...]`, or",
+        "",
+        "```python",
+        "import numpy as np",
+        "import onnxruntime",
+        "import soundfile as sf",
+        "",
+        f'session = onnxruntime.InferenceSession("{folder_name}/model.onnx")',
+        f'audio, rate = sf.read("speech.wav", dtype="float32")  # mono, '
+        f"{config.get('sample_rate')} Hz",
+        "scores, embedding = session.run(",
+        '    None, {"waveform": audio[None], "wav_lens": np.ones(1, '
+        "np.float32)}",
+        ")",
+        "```",
+        "",
+        f"`scores` holds {columns}; `embedding` is the head's input (the "
+        "mean of the encoder features over the file). Batches: zero-pad the "
+        "files to the longest and give each row's length over the longest "
+        "in `wav_lens`. Files shorter than the graph's `min_samples` "
+        "metadata are zero-padded to it first, as `classify.py` does. "
+        "The graph's metadata (`session.get_modelmeta()."
+        "custom_metadata_map`) names the task, labels and sample rate.",
+    ]
+
+
 def _transformers_use(config, folder_name):
     """The card's lines on loading the folder with transformers."""
     if config["task"] == "categorical":
@@ -142,7 +200,8 @@ def model_card(config, results, export_format, folder_name):
     results : dict or None
         The exported run's ``results.json``, when it has one.
     export_format : str
-        ``adapters``, ``merged``, ``speechbrain`` or ``transformers``.
+        ``adapters``, ``merged``, ``speechbrain``, ``transformers`` or
+        ``onnx``.
     folder_name : str
         How the card refers to the export folder in its examples.
 
@@ -212,20 +271,11 @@ def model_card(config, results, export_format, folder_name):
         *_metrics_table(config["task"], results),
         "",
         "## Use",
-        "",
-        "Needs `pip install speechbrain-peft-ser` (it brings SpeechBrain, "
-        "transformers and peft).",
-        "",
-        "```python",
-        "from speechbrain_peft.inference.recognizer import EmotionRecognizer",
-        "",
-        f'recognizer = EmotionRecognizer.from_run("{folder_name}")',
-        'print(recognizer.classify_file("speech.wav"))',
-        "```",
-        "",
-        "Command line (folders, globs and manifests too; long recordings in "
-        "windows): `python -m speechbrain_peft.infer "
-        f"{folder_name} speech.wav`.",
+        *(
+            _onnx_use(config, folder_name)
+            if export_format == "onnx"
+            else _recognizer_use(folder_name)
+        ),
     ]
     if export_format == "speechbrain":
         lines += [

@@ -1,5 +1,6 @@
 """Exports for the users outside SpeechBrain: the transformers folder
-(pipeline and AutoModelForAudioClassification) gives the probabilities and
+(pipeline and AutoModelForAudioClassification) and the ONNX graph
+(onnxruntime, and its example script alone) give the probabilities and
 dimensions EmotionRecognizer gives, for every method.
 
 Authors
@@ -7,8 +8,11 @@ Authors
 """
 
 import json
+import subprocess
+import sys
 
 import numpy as np
+import onnxruntime
 import pytest
 import soundfile as sf
 import torch
@@ -23,6 +27,7 @@ from transformers import (
 from speechbrain_peft.data.datasets import DIMENSIONS
 from speechbrain_peft.export import export_run
 from speechbrain_peft.inference.recognizer import EmotionRecognizer
+from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 
 EVERY_METHOD = {
     "lora": {},
@@ -55,6 +60,23 @@ def audio_files(tmp_path_factory):
         sf.write(path, signal.astype("float32"), 16000, subtype="FLOAT")
         paths.append(path)
     return paths
+
+
+ONNX_RUNS = {
+    **RUNS,
+    # wav2vec 2.0 base's group-norm front-end: masked inside the graph.
+    "group_norm_front_end": ("group_norm", ["lora", "gating"], "categorical"),
+}
+
+
+@pytest.fixture(scope="module")
+def encoders(tiny_encoders, tmp_path_factory):
+    """The tiny encoders, and a base-like wav2vec 2.0 (group norm)."""
+    folder = tmp_path_factory.mktemp("group_norm")
+    group_norm = save_tiny_encoder(
+        "wav2vec2", folder, feat_extract_norm="group"
+    )
+    return {**tiny_encoders, "group_norm": group_norm}
 
 
 @pytest.fixture(params=sorted(RUNS))
@@ -151,3 +173,75 @@ def test_transformers_export_holds_what_the_hub_needs(tiny_encoders, tmp_path):
     assert metadata["pipeline_tag"] == "audio-classification"
     assert 'pipeline(\n    "audio-classification", model="hf_export"' in body
     assert "trust_remote_code=True" in body and "top_k=None" in body
+
+
+@pytest.fixture(params=sorted(ONNX_RUNS))
+def onnx_export(request, encoders, tmp_path):
+    """``(run_dir, export_dir)`` of a run exported with ``--format onnx``."""
+    kind, adapters, task = ONNX_RUNS[request.param]
+    run_dir = make_run(tmp_path / "run", encoders[kind], adapters, task)
+    export_run(run_dir, tmp_path / "onnx_export", format="onnx")
+    return run_dir, tmp_path / "onnx_export"
+
+
+def test_onnx_export_gives_the_recognizers_outputs_alone_and_batched(
+    onnx_export, audio_files
+):
+    run_dir, export_dir = onnx_export
+    recognizer = EmotionRecognizer.from_run(run_dir)
+    session = onnxruntime.InferenceSession(str(export_dir / "model.onnx"))
+    metadata = session.get_modelmeta().custom_metadata_map
+    names = json.loads(metadata["labels"])
+    assert metadata["task"] == recognizer.task
+    signals = [sf.read(path, dtype="float32")[0] for path in audio_files]
+    expected = [expected_scores(recognizer, path) for path in audio_files]
+    for signal, want in zip(signals, expected):
+        scores, embedding = session.run(
+            None, {"waveform": signal[None], "wav_lens": np.ones(1, "f4")}
+        )
+        np.testing.assert_allclose(
+            scores[0], [want[name] for name in names], atol=1e-4
+        )
+        pooled, _ = recognizer.embed(torch.from_numpy(signal)[None])
+        np.testing.assert_allclose(embedding[0], pooled[0], atol=1e-4)
+    longest = max(len(signal) for signal in signals)
+    batch = np.stack([np.pad(s, (0, longest - len(s))) for s in signals])
+    wav_lens = np.array([len(s) / longest for s in signals], dtype="f4")
+    scores, _ = session.run(None, {"waveform": batch, "wav_lens": wav_lens})
+    for row, want in zip(scores, expected):
+        np.testing.assert_allclose(
+            row, [want[name] for name in names], atol=1e-4
+        )
+
+
+def test_onnx_example_runs_with_onnxruntime_and_soundfile_alone(
+    encoders, audio_files, tmp_path
+):
+    run_dir = make_run(
+        tmp_path / "run", encoders["hubert"], ["lora"], "dimensional"
+    )
+    out = tmp_path / "onnx_export"
+    export_run(run_dir, out, format="onnx")
+    # The example's own process: it may import nothing of ours or torch's.
+    check = (
+        "import runpy, sys; sys.argv = sys.argv[1:]; "
+        "runpy.run_path(sys.argv[0], run_name='__main__'); "
+        "assert not {'torch', 'speechbrain_peft'} & set(sys.modules)"
+    )
+    printed = subprocess.run(
+        [sys.executable, "-c", check, str(out / "classify.py")]
+        + [str(path) for path in audio_files],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    recognizer = EmotionRecognizer.from_run(run_dir)
+    assert len(printed) == len(audio_files)
+    for line, path in zip(printed, audio_files):
+        found = json.loads(line)
+        assert found.pop("file") == str(path)
+        expected = expected_scores(recognizer, path)
+        assert found == pytest.approx(expected, abs=1e-4)
+    card = (out / "README.md").read_text()
+    assert "onnxruntime soundfile" in card and "classify.py" in card
+    assert "arousal, valence and dominance on the corpus scale" in card
