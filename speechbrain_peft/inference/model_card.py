@@ -255,8 +255,10 @@ def model_card(config, results, export_format, folder_name):
             else "arousal, valence, dominance on the corpus scale "
             f"{config.get('dimension_scale')}"
         ),
-        f"- Audio: mono, {config.get('sample_rate')} Hz; recordings longer "
-        f"than {config.get('max_duration')} s are classified in windows",
+        f"- Audio: mono, {config.get('sample_rate')} Hz; each loader below "
+        "classifies a file whole, except `speechbrain_peft.infer`, which "
+        f"takes recordings longer than {config.get('max_duration')} s in "
+        "windows",
         "",
         "## Training and evaluation",
         "",
