@@ -122,7 +122,7 @@ def plot_tradeoff(data, path, title):
     """The metric against the percentage of trainable parameters.
 
     One point per row, error bars of one standard deviation over its units,
-    the x axis logarithmic (the methods span 0.1% to 100%). Rows that do not
+    the x axis logarithmic when the shares span a decade. Rows that do not
     report their trainable share are left out of the picture and named in
     the returned list.
 
@@ -154,13 +154,28 @@ def plot_tradeoff(data, path, title):
             capsize=4,
             label=row["label"],
         )
-    axes.set_xscale("log")
+    _share_axis(axes, known["trainable_pct"])
     axes.set_xlabel("trainable parameters (% of the model)")
     axes.grid(True, which="both", alpha=0.3)
     if len(known):
         axes.legend(fontsize=7, loc="best")
     _finish(figure, axes, data, title, path)
     return sorted(set(data["label"]) - set(known["label"]))
+
+
+def _share_axis(axes, shares):
+    """Log scale when the shares span a decade or more (0.1% to 100% do),
+    linear otherwise: a log axis over a narrow range has no major tick and
+    labels its minor ones in scientific notation. Ticks are plain numbers.
+    """
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    if len(shares) and shares.max() >= 10 * shares.min():
+        axes.set_xscale("log")
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        axes.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        axes.ticklabel_format(axis="x", style="plain", useOffset=False)
 
 
 def _colours(configs):

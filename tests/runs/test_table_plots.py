@@ -10,7 +10,11 @@ import pandas as pd
 import pytest
 
 from speechbrain_peft.results import aggregate
-from speechbrain_peft.runs.table_plots import figure_rows, write_figures
+from speechbrain_peft.runs.table_plots import (
+    _share_axis,
+    figure_rows,
+    write_figures,
+)
 
 UA = {  # config -> fold -> seed -> test UA
     "lora": {1: {1: 0.50, 2: 0.54}, 2: {1: 0.70, 2: 0.66}},
@@ -113,3 +117,25 @@ def test_each_corpus_is_drawn_on_its_headline_test_split():
     assert set(drawn.loc[["IEMOCAP lora", "IEMOCAP full_ft"], "split"]) == {
         "test"
     }
+
+
+@pytest.mark.parametrize(
+    "shares, scale",
+    [([20.63, 20.84], "linear"), ([0.4, 1.2, 100.0], "log")],
+)
+def test_share_axis_ticks_read_as_plain_percentages(shares, scale):
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    axes = figure.add_subplot()
+    axes.plot(shares, [0.5] * len(shares), "o")
+    _share_axis(axes, pd.Series(shares))
+    figure.canvas.draw()
+    labels = [
+        tick.get_text()
+        for tick in axes.get_xticklabels(which="both")
+        if tick.get_text()
+    ]
+    assert axes.get_xscale() == scale
+    assert labels and all(float(label) > 0 for label in labels), labels
+    assert axes.xaxis.get_offset_text().get_text() == ""
