@@ -14,8 +14,15 @@ LABELS = ["neu", "hap", "ang", "sad"]
 MAX_DURATION = 2.0
 
 
-def make_run(run_dir, source, adapters, task="categorical", seed=0):
-    """A run artifact with random trained tensors (no training)."""
+def make_run(run_dir, source, adapters, task="categorical", **options):
+    """A run artifact with random trained tensors (no training); options
+    as for ``save_random_run`` (``seed``, ``head_hidden_size``)."""
     return save_random_run(
-        run_dir, source, adapters, LABELS, task, seed, MAX_DURATION
+        run_dir,
+        source,
+        adapters,
+        LABELS,
+        task,
+        max_duration=MAX_DURATION,
+        **options,
     )

@@ -42,7 +42,9 @@ def masked_mean(feats, lengths):
 
 
 class EmotionHead(nn.Module):
-    """Masked mean pooling, then ``Linear(d, hidden)-ReLU-Linear(hidden, n)``.
+    """Masked mean pooling, then ``Linear(d, hidden)-ReLU-Linear(hidden, n)``,
+    or a single ``Linear(d, n)`` with ``hidden_size`` None: the head that
+    transformers' stock ``*ForSequenceClassification`` classes can hold.
 
     Arguments
     ---------
@@ -50,8 +52,9 @@ class EmotionHead(nn.Module):
         Feature width ``d``.
     n_outputs : int
         Classes (categorical) or 3 (arousal, valence, dominance).
-    hidden_size : int
-        Width of the hidden layer (256 in the paper).
+    hidden_size : int or None
+        Width of the hidden layer (256 in the paper); None for a linear
+        head.
     dropout : float
         Dropout on the pooled features.
 
@@ -60,6 +63,11 @@ class EmotionHead(nn.Module):
     >>> head = EmotionHead(8, 4)
     >>> head(torch.randn(2, 10, 8), torch.tensor([1.0, 0.5])).shape
     torch.Size([2, 4])
+    >>> EmotionHead(8, 4, hidden_size=None).mlp
+    Sequential(
+      (0): Dropout(p=0.0, inplace=False)
+      (1): Linear(in_features=8, out_features=4, bias=True)
+    )
     """
 
     def __init__(self, input_size, n_outputs, hidden_size=256, dropout=0.0):
@@ -70,11 +78,15 @@ class EmotionHead(nn.Module):
             "hidden_size": hidden_size,
             "dropout": dropout,
         }
+        hidden = (
+            []
+            if hidden_size is None
+            else [nn.Linear(input_size, hidden_size), nn.ReLU()]
+        )
         self.mlp = nn.Sequential(
             nn.Dropout(dropout),
-            nn.Linear(input_size, hidden_size),
-            nn.ReLU(),
-            nn.Linear(hidden_size, n_outputs),
+            *hidden,
+            nn.Linear(hidden_size or input_size, n_outputs),
         )
 
     # Nothing trains before the (linear, parameter-free) pooling, so a
@@ -98,6 +110,11 @@ class EmotionHead(nn.Module):
     def output_layer(self):
         """The last linear layer: one row per class or dimension."""
         return self.mlp[-1]
+
+    @property
+    def is_linear(self):
+        """Whether the head is one linear map of the pooled features."""
+        return self.init_kwargs["hidden_size"] is None
 
     @torch.no_grad()
     def load_stage_one(

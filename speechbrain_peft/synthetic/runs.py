@@ -30,6 +30,7 @@ def save_random_run(
     task="categorical",
     seed=0,
     max_duration=10.0,
+    head_hidden_size=256,
 ):
     """Save a run artifact with random trained tensors.
 
@@ -50,6 +51,8 @@ def save_random_run(
         Seed of the random tensors.
     max_duration : float
         The run's training crop, in seconds.
+    head_hidden_size : int or None
+        The head's hidden layer (None: a linear head).
 
     Returns
     -------
@@ -71,7 +74,9 @@ def save_random_run(
     encoder = PEFTEncoder(str(source), adapters=adapters)
     categorical = task == "categorical"
     head = EmotionHead(
-        encoder.output_size, len(label_set) if categorical else 3
+        encoder.output_size,
+        len(label_set) if categorical else 3,
+        hidden_size=head_hidden_size,
     )
     randomize_trainables(torch.nn.ModuleDict({"e": encoder, "h": head}), seed)
     run_dir.mkdir(parents=True, exist_ok=True)

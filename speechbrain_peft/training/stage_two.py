@@ -190,6 +190,12 @@ def init_from_run(
     problems = _stage_one_problems(
         config["encoder_config"], encoder.config_summary
     )
+    parent_hidden = config["head"]["hidden_size"]
+    if parent_hidden != head.init_kwargs["hidden_size"]:
+        problems.append(
+            f"head hidden_size: {parent_hidden} vs "
+            f"{head.init_kwargs['hidden_size']}"
+        )
     if problems:
         raise CheckpointMismatchError(
             f"Stage-one run {run_dir} does not fit this model "

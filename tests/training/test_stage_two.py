@@ -168,6 +168,18 @@ def test_mismatched_stage_one_names_both_configurations(
     with pytest.raises(CheckpointMismatchError, match="bottleneck missing"):
         run_recipe("MSP-Podcast", *args, *QUICK)
 
+    args = stage_two_args(
+        small_corpora,
+        tiny_encoders["wavlm"],
+        stage_one,
+        tmp_path / "linear",
+        "--head={hidden_size: null}",
+    )
+    with pytest.raises(CheckpointMismatchError) as error:
+        run_recipe("MSP-Podcast", *args, *QUICK)
+    assert "head hidden_size: " in str(error.value)
+    assert " vs None" in str(error.value)
+
 
 def test_stage_two_yamls_name_their_parent():
     for path in RECIPES.glob("*/hparams/stage2_*.yaml"):
