@@ -28,7 +28,10 @@ weighted sum of layers) and the head are saved beside it in
 ``--format transformers`` what ``transformers.pipeline(
 "audio-classification", trust_remote_code=True)`` loads (the modeling
 code is :mod:`speechbrain_peft.inference.transformers_model`); both are
-merged exports. ``--format onnx`` writes ``model.onnx`` (see
+merged exports. ``--format transformers_stock`` writes a run that
+transformers' own ``*ForSequenceClassification`` class holds exactly (see
+:mod:`speechbrain_peft.inference.stock_transformers`), which loads with no
+remote code. ``--format onnx`` writes ``model.onnx`` (see
 :mod:`speechbrain_peft.inference.onnx_graph`) and ``classify.py``, which
 runs it with onnxruntime and soundfile only.
 
@@ -42,10 +45,7 @@ import shutil
 from pathlib import Path
 
 from torch import nn
-from transformers import Wav2Vec2FeatureExtractor
 
-from speechbrain_peft.adapters import METHODS, owner_of
-from speechbrain_peft.data.datasets import DIMENSIONS
 from speechbrain_peft.inference import (
     onnx_example,
     speechbrain_interface,
@@ -54,6 +54,12 @@ from speechbrain_peft.inference import (
 from speechbrain_peft.inference.model_card import write_model_card
 from speechbrain_peft.inference.onnx_graph import export_onnx
 from speechbrain_peft.inference.recognizer import EXPORT_KEY, EmotionRecognizer
+from speechbrain_peft.inference.stock_transformers import (
+    check_stock_fit,
+    feature_extractor,
+    label_fields,
+    stock_model,
+)
 from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.pretrained import encoder_revision
 from speechbrain_peft.model.saved_tensors import (
@@ -70,7 +76,14 @@ from speechbrain_peft.utils.files import honour_umask
 from speechbrain_peft.utils.versions import software_versions
 
 ENCODER_DIR = "encoder"
-FORMATS = ("adapters", "merged", "speechbrain", "transformers", "onnx")
+FORMATS = (
+    "adapters",
+    "merged",
+    "speechbrain",
+    "transformers",
+    "transformers_stock",
+    "onnx",
+)
 INTERFACE_FILE = "custom_interface.py"
 MODELING_FILE = "modeling_peft_ser.py"
 ONNX_FILE = "model.onnx"
@@ -95,16 +108,6 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
 """
 
 
-def _adaptor_free_state(model):
-    """The state dict of a transformers encoder without the adaptors still
-    in it, i.e. with exactly the parameter names of the plain model."""
-    return {
-        name: tensor
-        for name, tensor in model.state_dict().items()
-        if owner_of(name) is None
-    }
-
-
 def _write_merged(recognizer, out_dir, savedir):
     """Fold every mergeable adaptor into the encoder of ``recognizer`` and
     write the merged encoder plus the remaining trainable tensors to
@@ -118,13 +121,11 @@ def _write_merged(recognizer, out_dir, savedir):
         The merged encoder's revision (see ``encoder_revision``).
     """
     run_encoder = recognizer.encoder
-    model = run_encoder.ssl.model
-    merged = [name for name in run_encoder.adapters if METHODS[name].mergeable]
-    for name in merged:
-        METHODS[name].merge(model)
-        METHODS[name].unload(model)
+    merged = run_encoder.merge_adaptors()
     encoder_dir = out_dir / ENCODER_DIR
-    model.save_pretrained(encoder_dir, state_dict=_adaptor_free_state(model))
+    run_encoder.ssl.model.save_pretrained(
+        encoder_dir, state_dict=run_encoder.plain_state_dict()
+    )
     run_encoder.ssl.feature_extractor.save_pretrained(encoder_dir)
     honour_umask(encoder_dir)
 
@@ -179,22 +180,17 @@ def _write_speechbrain_interface(out_dir, config):
     )
 
 
-def _write_transformers_files(out_dir, config):
-    """transformers' files: ``config.json`` with the labels and the
-    ``auto_map`` to the modeling code, that code, and the feature
-    extractor (no normalisation: the encoder normalises itself)."""
+def _write_transformers_files(out_dir, config, labels):
+    """transformers' files: ``config.json`` with the output ``labels`` (see
+    ``label_fields``) and the ``auto_map`` to the modeling code, that code,
+    and the feature extractor (no normalisation: the encoder normalises
+    itself)."""
     shutil.copyfile(Path(transformers_model.__file__), out_dir / MODELING_FILE)
     module = Path(MODELING_FILE).stem
-    categorical = config["task"] == "categorical"
-    labels = config["label_set"] if categorical else list(DIMENSIONS)
     hf_config = transformers_model.PEFTSERConfig(
         task=config["task"],
         sample_rate=config["sample_rate"],
-        id2label=dict(enumerate(labels)),
-        label2id={label: index for index, label in enumerate(labels)},
-        problem_type=(
-            "single_label_classification" if categorical else "regression"
-        ),
+        **labels,
     )
     hf_config.auto_map = {
         "AutoConfig": f"{module}.PEFTSERConfig",
@@ -203,12 +199,16 @@ def _write_transformers_files(out_dir, config):
         ),
     }
     hf_config.save_pretrained(out_dir)
-    Wav2Vec2FeatureExtractor(
-        feature_size=1,
-        sampling_rate=config["sample_rate"],
-        padding_value=0.0,
-        do_normalize=False,
-        return_attention_mask=True,
+    feature_extractor(config["sample_rate"], False).save_pretrained(out_dir)
+    honour_umask(out_dir)
+
+
+def _write_stock_model(recognizer, out_dir):
+    """The run as transformers' stock class (see ``stock_model``), with
+    the feature extractor normalising each file as the encoder does."""
+    stock_model(recognizer).save_pretrained(out_dir)
+    feature_extractor(
+        recognizer.config["sample_rate"], recognizer.encoder.normalize_wav
     ).save_pretrained(out_dir)
     honour_umask(out_dir)
 
@@ -239,9 +239,10 @@ def export_run(
         with ``save_pretrained``) or ``speechbrain`` (merged, plus the
         files SpeechBrain's ``foreign_class`` loads) or ``transformers``
         (merged, plus what ``transformers.pipeline("audio-classification",
-        trust_remote_code=True)`` loads) or ``onnx`` (``model.onnx`` for
-        onnxruntime, with ``classify.py`` needing only onnxruntime and
-        soundfile).
+        trust_remote_code=True)`` loads) or ``transformers_stock`` (the
+        stock ``*ForSequenceClassification`` class, for runs it holds) or
+        ``onnx`` (``model.onnx`` for onnxruntime, with ``classify.py``
+        needing only onnxruntime and soundfile).
 
     Returns
     -------
@@ -252,7 +253,8 @@ def export_run(
     format = format or ("merged" if merge else "adapters")
     if format not in FORMATS:
         raise ConfigError(f"--format {format!r} is not one of {FORMATS}")
-    merge = format not in ("adapters", "onnx")
+    # Formats that hold the whole model in another form keep no run tensors.
+    merge = format not in ("adapters", "onnx", "transformers_stock")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} is not empty; choose a new folder")
     run = FinishedRun.read(run_dir)
@@ -265,6 +267,8 @@ def export_run(
         "id": recognizer.config["encoder"]["source"],
         "revision": recognizer.encoder.weights_identity["revision"],
     }
+    if format == "transformers_stock":
+        check_stock_fit(recognizer)
     out_dir.mkdir(parents=True, exist_ok=True)
     if merge:
         config, revision = _write_merged(recognizer, out_dir, savedir)
@@ -273,6 +277,8 @@ def export_run(
         revision = base["revision"]
     if format == "adapters":
         shutil.copyfile(run_dir / RUN_WEIGHTS, out_dir / RUN_WEIGHTS)
+    if format == "transformers_stock":
+        _write_stock_model(recognizer, out_dir)
     if format == "onnx":
         export_onnx(recognizer, out_dir / ONNX_FILE)
         shutil.copyfile(Path(onnx_example.__file__), out_dir / ONNX_EXAMPLE)
@@ -292,7 +298,7 @@ def export_run(
     if format == "speechbrain":
         _write_speechbrain_interface(out_dir, config)
     if format == "transformers":
-        _write_transformers_files(out_dir, config)
+        _write_transformers_files(out_dir, config, label_fields(recognizer))
     write_model_card(out_dir, config, run_dir, format)
     return config
 
@@ -314,7 +320,9 @@ def main(argv=None):
         "save_pretrained; speechbrain: merged, loadable with SpeechBrain's "
         "foreign_class; transformers: merged, loadable with "
         "transformers.pipeline('audio-classification', trust_remote_code="
-        "True); onnx: model.onnx for onnxruntime",
+        "True); transformers_stock: transformers' own "
+        "*ForSequenceClassification, for runs with merged adaptors, the "
+        "weighted sum and a linear head; onnx: model.onnx for onnxruntime",
     )
     parser.add_argument(
         "--merge", action="store_true", help="same as --format merged"

@@ -57,7 +57,9 @@ def _metadata(config, export_format):
         "---",
         "library_name: "
         + (
-            "transformers" if export_format == "transformers" else "speechbrain"
+            "transformers"
+            if export_format.startswith("transformers")
+            else "speechbrain"
         ),
         "pipeline_tag: audio-classification",
         "license: other",
@@ -154,8 +156,10 @@ def _onnx_use(config, folder_name):
     ]
 
 
-def _transformers_use(config, folder_name):
-    """The card's lines on loading the folder with transformers."""
+def _transformers_use(config, folder_name, stock):
+    """The card's lines on loading the folder with transformers: with our
+    modeling code, or with the ``stock`` class of the encoder family."""
+    remote = "" if stock else ", trust_remote_code=True"
     if config["task"] == "categorical":
         call, says = "top_k=None", "the probability of every label"
     else:
@@ -164,18 +168,40 @@ def _transformers_use(config, folder_name):
             "arousal, valence and dominance on the corpus scale, raw (the "
             "pipeline sorts them by value)"
         )
+    if stock:
+        which = (
+            "The folder is transformers' own `*ForSequenceClassification` "
+            "model of the encoder family (adaptors merged, the head's linear "
+            "map as its projector), so it needs only `pip install "
+            "transformers soundfile`:"
+        )
+        caveat = (
+            " Its front-end does not keep padding out: with a group-norm "
+            "encoder (the base wav2vec 2.0 and HuBERT checkpoints), give it "
+            "one file at a time, as the pipeline does, for this model's "
+            "exact outputs."
+        )
+    else:
+        which = (
+            "With the transformers pipeline (the folder's "
+            "`modeling_peft_ser.py` is this package's model, hence "
+            "`trust_remote_code`):"
+        )
+        caveat = (
+            " A stock `*ForSequenceClassification` class holds a run only "
+            "when its adaptors merge or weight the layers and its head is "
+            "linear (`--format transformers_stock`)."
+        )
     return [
         "",
-        "With the transformers pipeline (the folder's `modeling_peft_ser.py` "
-        "is this package's model, hence `trust_remote_code`):",
+        which,
         "",
         "```python",
         "import soundfile as sf",
         "from transformers import pipeline",
         "",
         "classifier = pipeline(",
-        f'    "audio-classification", model="{folder_name}", '
-        "trust_remote_code=True",
+        f'    "audio-classification", model="{folder_name}"{remote}',
         ")",
         'audio, rate = sf.read("speech.wav", dtype="float32")  # mono',
         f'print(classifier({{"raw": audio, "sampling_rate": rate}}, {call}))',
@@ -183,11 +209,22 @@ def _transformers_use(config, folder_name):
         "",
         f"gives {says}. A file name works too where ffmpeg is installed; "
         "`AutoModelForAudioClassification.from_pretrained("
-        f'"{folder_name}", trust_remote_code=True)` gives the model itself. '
-        "No stock `*ForSequenceClassification` class holds this model "
-        "exactly: its head is projector, mean, classifier with no "
-        "non-linearity, ours is the mean, then Linear-ReLU-Linear.",
+        f'"{folder_name}"{remote})` gives the model itself.' + caveat,
     ]
+
+
+def _use(config, export_format, folder_name):
+    """The card's lines on loading the folder: with onnxruntime or a
+    stock transformers class alone, or with this package (and then with
+    transformers' pipeline too, for a transformers export)."""
+    if export_format == "onnx":
+        return _onnx_use(config, folder_name)
+    if export_format == "transformers_stock":
+        return _transformers_use(config, folder_name, stock=True)
+    lines = _recognizer_use(folder_name)
+    if export_format == "transformers":
+        lines += _transformers_use(config, folder_name, stock=False)
+    return lines
 
 
 def model_card(config, results, export_format, folder_name):
@@ -200,8 +237,8 @@ def model_card(config, results, export_format, folder_name):
     results : dict or None
         The exported run's ``results.json``, when it has one.
     export_format : str
-        ``adapters``, ``merged``, ``speechbrain``, ``transformers`` or
-        ``onnx``.
+        ``adapters``, ``merged``, ``speechbrain``, ``transformers``,
+        ``transformers_stock`` or ``onnx``.
     folder_name : str
         How the card refers to the export folder in its examples.
 
@@ -273,11 +310,7 @@ def model_card(config, results, export_format, folder_name):
         *_metrics_table(config["task"], results),
         "",
         "## Use",
-        *(
-            _onnx_use(config, folder_name)
-            if export_format == "onnx"
-            else _recognizer_use(folder_name)
-        ),
+        *_use(config, export_format, folder_name),
     ]
     if export_format == "speechbrain":
         lines += [
@@ -297,8 +330,6 @@ def model_card(config, results, export_format, folder_name):
             ")",
             "```",
         ]
-    if export_format == "transformers":
-        lines += _transformers_use(config, folder_name)
     if export_format == "merged":
         lines += [
             "",

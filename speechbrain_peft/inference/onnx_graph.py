@@ -31,7 +31,6 @@ import torch
 from torch import nn
 
 from speechbrain_peft.data.datasets import (
-    DIMENSIONS,
     MIN_SAMPLES,
     denormalize_dimensions,
 )
@@ -92,13 +91,6 @@ class RecognizerGraph(nn.Module):
         if self.task == "categorical":
             return outputs.softmax(dim=-1), embedding
         return denormalize_dimensions(outputs, self.dimension_scale), embedding
-
-
-def output_names(recognizer):
-    """The names of the ``scores`` columns: labels or dimensions."""
-    if recognizer.task == "categorical":
-        return list(recognizer.label_set)
-    return list(DIMENSIONS)
 
 
 def _trace_batch(sample_rate):
@@ -198,7 +190,7 @@ def export_onnx(recognizer, path):
         )
     metadata = {
         "task": recognizer.task,
-        "labels": json.dumps(output_names(recognizer)),
+        "labels": json.dumps(recognizer.output_names),
         "sample_rate": str(sample_rate),
         # Shorter files are zero-padded to this many samples, as
         # EmotionRecognizer pads them (the encoder's receptive field).

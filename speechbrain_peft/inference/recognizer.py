@@ -230,6 +230,14 @@ class EmotionRecognizer(nn.Module):
         """The device of the model's parameters."""
         return next(self.head.parameters()).device
 
+    @property
+    def output_names(self):
+        """What each output column is, in order: the classes, or arousal,
+        valence and dominance."""
+        if self.task == "categorical":
+            return list(self.label_set)
+        return list(DIMENSIONS)
+
     @torch.no_grad()
     def forward(self, wavs, wav_lens=None):
         """Raw outputs: logits (categorical) or dimension values on the

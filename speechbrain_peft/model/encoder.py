@@ -47,6 +47,7 @@ from speechbrain_peft.adapters import (
     METHODS,
     adaptor_settings,
     as_dict,
+    owner_of,
     upgrade_flat_settings,
 )
 from speechbrain_peft.model.activation_checkpointing import (
@@ -296,6 +297,32 @@ class PEFTEncoder(nn.Module):
             "trainable": trainable,
             "total": total,
             "trainable_pct": 100.0 * trainable / total,
+        }
+
+    def merge_adaptors(self):
+        """Fold every adaptor whose method can merge (LoRA, peft tuners)
+        into the encoder's weights and take it out of the model.
+
+        Returns
+        -------
+        list of str
+            The merged adaptors (the lobe's settings still name them: they
+            say what the lobe was trained with).
+        """
+        model = self.ssl.model
+        merged = [name for name in self.adapters if METHODS[name].mergeable]
+        for name in merged:
+            METHODS[name].merge(model)
+            METHODS[name].unload(model)
+        return merged
+
+    def plain_state_dict(self):
+        """The transformers model's state dict without the adaptors still
+        in it: exactly the parameter names of the plain model."""
+        return {
+            name: tensor
+            for name, tensor in self.ssl.model.state_dict().items()
+            if owner_of(name) is None
         }
 
     def train(self, mode=True):

@@ -28,6 +28,7 @@ from speechbrain_peft.data.datasets import DIMENSIONS
 from speechbrain_peft.export import export_run
 from speechbrain_peft.inference.recognizer import EmotionRecognizer
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
+from speechbrain_peft.utils.errors import ConfigError
 
 EVERY_METHOD = {
     "lora": {},
@@ -245,3 +246,128 @@ def test_onnx_example_runs_with_onnxruntime_and_soundfile_alone(
     card = (out / "README.md").read_text()
     assert "onnxruntime soundfile" in card and "classify.py" in card
     assert "arousal, valence and dominance on the corpus scale" in card
+
+
+STOCK_RUNS = {
+    "categorical_lora_ws": ("wavlm", ["lora", "weighted_sum"], "categorical"),
+    "dimensional_peft_tuner": (
+        "hubert",
+        {"peft": EVERY_METHOD["peft"]},
+        "dimensional",
+    ),
+    "group_norm_front_end": (
+        "group_norm",
+        ["lora", "weighted_sum"],
+        "categorical",
+    ),
+}
+# A stock front-end normalises over the padding: only one file at a time is
+# exact for a group-norm encoder.
+BATCHES_EXACTLY = {"categorical_lora_ws", "dimensional_peft_tuner"}
+
+
+@pytest.fixture(params=sorted(STOCK_RUNS))
+def stock_export(request, encoders, tmp_path):
+    """``(name, run_dir, export_dir, task)`` of a run with a linear head,
+    exported with ``--format transformers_stock``."""
+    kind, adapters, task = STOCK_RUNS[request.param]
+    run_dir = make_run(
+        tmp_path / "run", encoders[kind], adapters, task, head_hidden_size=None
+    )
+    export_run(run_dir, tmp_path / "stock", format="transformers_stock")
+    return request.param, run_dir, tmp_path / "stock", task
+
+
+def test_stock_export_loads_without_remote_code_with_the_recognizers_outputs(
+    stock_export, audio_files
+):
+    name, run_dir, export_dir, task = stock_export
+    recognizer = EmotionRecognizer.from_run(run_dir)
+    config = json.loads((export_dir / "config.json").read_text())
+    assert "auto_map" not in config
+    assert config["architectures"][0].endswith("ForSequenceClassification")
+    classifier = pipeline("audio-classification", model=str(export_dir))
+    kwargs = {"top_k": None}
+    if task == "dimensional":
+        kwargs["function_to_apply"] = "none"
+    signals = [sf.read(path, dtype="float32")[0] for path in audio_files]
+    expected = [expected_scores(recognizer, path) for path in audio_files]
+    for signal, want in zip(signals, expected):
+        found = classifier({"raw": signal, "sampling_rate": 16000}, **kwargs)
+        scores = {item["label"]: item["score"] for item in found}
+        assert scores == pytest.approx(want, abs=1e-4)
+    if name not in BATCHES_EXACTLY:
+        return
+    model = AutoModelForAudioClassification.from_pretrained(export_dir)
+    extractor = AutoFeatureExtractor.from_pretrained(export_dir)
+    inputs = extractor(
+        signals, sampling_rate=16000, padding=True, return_tensors="pt"
+    )
+    with torch.no_grad():
+        outputs = model(**inputs).logits
+    if task == "categorical":
+        outputs = outputs.softmax(dim=-1)
+    labels = list(model.config.id2label.values())
+    for row, want in zip(outputs, expected):
+        np.testing.assert_allclose(
+            row.numpy(), [want[label] for label in labels], atol=1e-4
+        )
+
+
+def test_stock_export_runs_with_transformers_alone(
+    tiny_encoders, audio_files, tmp_path
+):
+    run_dir = make_run(
+        tmp_path / "run",
+        tiny_encoders["wavlm"],
+        ["lora"],
+        head_hidden_size=None,
+    )
+    out = tmp_path / "stock"
+    export_run(run_dir, out, format="transformers_stock")
+    check = (
+        "import sys, json, soundfile as sf; "
+        "from transformers import pipeline; "
+        f"classify = pipeline('audio-classification', model={str(out)!r}); "
+        "audio, rate = sf.read(sys.argv[1], dtype='float32'); "
+        "found = classify({'raw': audio, 'sampling_rate': rate}, top_k=None); "
+        "assert 'speechbrain_peft' not in sys.modules; "
+        "print(json.dumps({f['label']: f['score'] for f in found}))"
+    )
+    printed = subprocess.run(
+        [sys.executable, "-c", check, str(audio_files[0])],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
+    recognizer = EmotionRecognizer.from_run(run_dir)
+    expected = expected_scores(recognizer, audio_files[0])
+    assert json.loads(printed) == pytest.approx(expected, abs=1e-4)
+    card = (out / "README.md").read_text()
+    assert "trust_remote_code" not in card
+    assert 'pipeline(\n    "audio-classification", model="stock"\n)' in card
+
+
+@pytest.mark.parametrize(
+    "adapters, head_hidden_size, named",
+    [
+        (["lora", "bottleneck"], None, "adaptors ['bottleneck'] do not merge"),
+        (["lora"], 8, "its head has a hidden layer (8 units"),
+    ],
+)
+def test_stock_export_refuses_a_run_it_cannot_hold_before_writing(
+    tiny_encoders, tmp_path, adapters, head_hidden_size, named
+):
+    run_dir = make_run(
+        tmp_path / "run",
+        tiny_encoders["wavlm"],
+        adapters,
+        head_hidden_size=head_hidden_size,
+    )
+    with pytest.raises(ConfigError) as error:
+        export_run(run_dir, tmp_path / "stock", format="transformers_stock")
+    message = str(error.value)
+    assert named in message and "Use --format transformers" in message
+    assert "\n" not in message
+    assert not (tmp_path / "stock").exists()
