@@ -210,16 +210,21 @@ def unit_values(values, folds):
     ([0.6, 0.7], '2 runs')
     """
     if all(fold is None for fold in folds):
-        return list(values), f"{len(values)} runs"
+        return list(values), _count(len(values), "run")
     by_fold = {}
     for value, fold in zip(values, folds):
         by_fold.setdefault(str(fold), []).append(value)
     units = [float(np.mean(group)) for group in by_fold.values()]
     several = any(len(group) > 1 for group in by_fold.values())
-    what = f"{len(units)} folds" + (
+    what = _count(len(units), "fold") + (
         " (seeds averaged within each)" if several else ""
     )
     return units, what
+
+
+def _count(number, noun):
+    """``1 run``, ``2 runs``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _is_scalar(value):
@@ -558,7 +563,7 @@ def to_markdown(df):
 | std | 95% CI | trainable | over | protocol |
     >>> print(row)  # doctest: +NORMALIZE_WHITESPACE
     | C | lora | categorical | test | WA | - | 1 | 1 | 0.5000 | n/a | n/a \
-| n/a | 1 runs | settings unknown (older results.json) |
+| n/a | 1 run | settings unknown (older results.json) |
     """
     settings = df.attrs.get("settings", [])
     left = [*SHOWN, *settings, "split", "metric", "folds", "seeds"]
@@ -647,7 +652,8 @@ def main(argv=None):
     table = aggregate(results, args.bootstrap, args.seed)
     n_experiments = table["experiment"].nunique()
     note = (
-        f"{len(results)} runs in {n_experiments} experiment(s). Mean, std "
+        f"{_count(len(results), 'run')} in "
+        f"{_count(n_experiments, 'experiment')}. Mean, std "
         "(sample, ddof=1) and 95% CI (percentile bootstrap of the mean, "
         f"scipy.stats.bootstrap, {args.bootstrap} resamples, seed "
         f"{args.seed}) run over folds, each fold the mean of its seeds; "

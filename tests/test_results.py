@@ -379,7 +379,7 @@ def test_broken_results_are_named_and_the_rest_aggregated(tmp_path):
         text=True,
     )
     assert process.returncode == 1
-    assert "1 runs in 1 experiment(s)" in process.stdout
+    assert "1 run in 1 experiment." in process.stdout
     assert "0.6000" in process.stdout
     error = process.stderr.strip().splitlines()
     assert len(error) == 1 and error[0].startswith(f"error: {broken}: ")

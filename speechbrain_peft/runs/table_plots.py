@@ -12,7 +12,7 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-import math
+import textwrap
 from pathlib import Path
 
 from speechbrain_peft.corpora import headline_test_split
@@ -114,8 +114,9 @@ def figure_rows(table, split=None):
 
 
 def _error_bars(data):
-    """Standard deviations, 0 where a row has a single unit."""
-    return [0.0 if math.isnan(std) else std for std in data["std"]]
+    """Standard deviations; NaN, which matplotlib draws as no bar, where a
+    row has a single unit."""
+    return data["std"].astype(float).tolist()
 
 
 def plot_tradeoff(data, path, title):
@@ -229,9 +230,15 @@ def _split_names(data):
 
 
 def _finish(figure, axes, data, title, path):
-    """The axis label and title every figure has, then save it."""
-    axes.set_ylabel(f"{_split_names(data)} {data['metric'][0]}")
-    axes.set_title(title, fontsize=9)
+    """The axis label and title every figure has, then save it. The
+    title, which names each corpus' split, is wrapped to the figure."""
+    splits = set(data["split"])
+    metric = data["metric"][0]
+    axes.set_ylabel(
+        f"{next(iter(splits))} {metric}" if len(splits) == 1 else metric
+    )
+    width = int(figure.get_figwidth() * 13)
+    axes.set_title(textwrap.fill(title, width), fontsize=9)
     figure.tight_layout()
     save_figure(figure, path)
 
@@ -279,7 +286,7 @@ def write_figures(table, out_dir, split=None):
         units = ", ".join(sorted(set(data["units"])))
         base = (
             f"{_split_names(data)} {metric}, {task}: mean and std over "
-            f"{units}, one point per experiment"
+            f"{units}, one per experiment"
         )
         tradeoff = out_dir / f"tradeoff_{task}.png"
         left_out = plot_tradeoff(data, tradeoff, base)
