@@ -283,7 +283,13 @@ def _last_sample_readable(path, frames):
         return False
 
 
-def validate_manifests(manifests, label_set, may_share=(), dimensional=False):
+def validate_manifests(
+    manifests,
+    label_set,
+    may_share=(),
+    dimensional=False,
+    heading="The prepared manifests are invalid, nothing was written",
+):
     """Check manifests before anything is written; raise one error for all.
 
     Checked: columns (:data:`COLUMNS` first, in order), non-empty, unique
@@ -305,6 +311,8 @@ def validate_manifests(manifests, label_set, may_share=(), dimensional=False):
         test sets, which share some by design of the corpus).
     dimensional : bool
         Check them as dimensional manifests.
+    heading : str
+        The error's first line, before the list of problems.
 
     Example
     -------
@@ -339,10 +347,7 @@ def validate_manifests(manifests, label_set, may_share=(), dimensional=False):
             if frozenset((Path(first).stem, Path(second).stem)) not in allowed:
                 problems += _shared(manifests, first, second, "spk_id")
     if problems:
-        raise DataPrepError(
-            "The prepared manifests are invalid, nothing was written:"
-            + bullet_list(problems)
-        )
+        raise DataPrepError(f"{heading}:" + bullet_list(problems))
 
 
 def _row_problems(name, frame, label_set, dimensional):

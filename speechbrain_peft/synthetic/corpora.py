@@ -1,4 +1,5 @@
-"""Small synthetic IEMOCAP, MSP-Podcast and CREMA-D corpora.
+"""Small synthetic IEMOCAP, MSP-Podcast and CREMA-D corpora, and a folder
+of labelled WAVs as a user's own data.
 
 Each generator writes a corpus in the on-disk layout of the real release
 (folder trees, file names, label files, including the junk files the real
@@ -854,6 +855,74 @@ def make_crema_d(
         "demographics": str(demographics_path),
         **_summary(frame),
     }
+
+
+def make_labelled_folder(
+    root,
+    n_speakers=10,
+    labels=("neu", "hap", "ang", "sad"),
+    per_label=3,
+    seed=0,
+    min_dur=1.0,
+    max_dur=2.5,
+):
+    """Write a folder of labelled WAVs, as a user's own recordings often
+    come: ``<speaker>_<label>_<n>.wav`` (e.g. ``spk03_ang_002.wav``), the
+    layout of the README's own-data example.
+
+    Arguments
+    ---------
+    root : str or pathlib.Path
+        The folder.
+    n_speakers : int
+        Speakers ``spk01`` ... (alternately female and male voices).
+    labels : tuple of str
+        Shared emotion codes to record.
+    per_label : int
+        Utterances per speaker and label.
+    seed : int
+        Seed: the same arguments write the same bytes.
+    min_dur, max_dur : float
+        Range of utterance durations in seconds.
+
+    Returns
+    -------
+    dict
+        ``root``, ``utterances`` (DataFrame: id, path, speaker, gender,
+        label, duration), ``n_utterances``, ``total_seconds``,
+        ``sample_rate``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> info = make_labelled_folder(tempfile.mkdtemp(), n_speakers=2,
+    ...     labels=("neu", "ang"), per_label=1, min_dur=0.4, max_dur=0.5)
+    >>> sorted(Path(p).name for p in info["utterances"].path)[:2]
+    ['spk01_ang_001.wav', 'spk01_neu_001.wav']
+    """
+    root = Path(root).resolve()
+    rng = _rng(seed, 4)
+    records = []
+    for index in range(n_speakers):
+        speaker, gender = f"spk{index + 1:02d}", "FM"[index % 2]
+        voice = _voice(rng, gender)
+        for label in labels:
+            for take in range(1, per_label + 1):
+                n_samples = _n_samples(rng, min_dur, max_dur)
+                point, _ = _latent(rng, label, 1.0)
+                path = root / f"{speaker}_{label}_{take:03d}.wav"
+                _write_wav(path, _synthesise(rng, n_samples, point, voice))
+                records.append(
+                    {
+                        "id": path.stem,
+                        "path": str(path),
+                        "speaker": speaker,
+                        "gender": gender,
+                        "label": label,
+                        "duration": n_samples / SAMPLE_RATE,
+                    }
+                )
+    return {"root": str(root), **_summary(pd.DataFrame(records))}
 
 
 def make_all(root, seed=0, scale=1.0):

@@ -245,12 +245,17 @@ class Run:
         return weights
 
     def _dimension_scale(self):
+        """The corpus' rating scale, as its data prep recorded it, or as
+        the YAML gives it for manifests of your own."""
         info = read_prep_info(self.hparams["manifest_folder"]) or {}
-        scale = info.get("dimension_scale")
+        scale = info.get("dimension_scale") or self.hparams.get(
+            "dimension_scale"
+        )
         if self.task == "dimensional" and scale is None:
             raise ConfigError(
-                f"{self.corpus} has no dimensional labels; use "
-                "task: categorical"
+                f"{self.corpus} has no dimensional labels; use task: "
+                "categorical (or, for manifests of your own, give their "
+                "scale as dimension_scale: [low, high])"
             )
         return scale
 
