@@ -34,7 +34,7 @@ from pathlib import Path
 import ruamel.yaml
 
 from speechbrain_peft import results as results_command
-from speechbrain_peft.corpora import prepare_function
+from speechbrain_peft.corpora import corpus_named
 from speechbrain_peft.studies.launch import EXECUTORS, FAILED, run_study
 from speechbrain_peft.studies.plan import plan_study
 from speechbrain_peft.utils.errors import ConfigError, run_command
@@ -151,7 +151,7 @@ def prepare_corpora(runs):
                 f"{run.preparation['save_folder']}",
                 flush=True,
             )
-            prepare_function(run.corpus)(**run.preparation)
+            corpus_named(run.corpus).prepare(**run.preparation)
             done.append((run.corpus, run.preparation))
 
 

@@ -16,32 +16,14 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-from speechbrain_peft.corpora.iemocap import (
-    FOLDS,
-    check_fold,
-    manifest_paths,
-    prepare_iemocap,
-)
-from speechbrain_peft.training.recipe import (
-    prepare_data,
-    start_experiment,
-    train_and_evaluate,
-)
+from speechbrain_peft.training.recipe import run_corpus_recipe
 from speechbrain_peft.utils.errors import run_command
 
 
 def main(argv=None):
-    """Check the fold, prepare the folds (skipped when done), then train
-    and evaluate."""
-    hparams, run_opts = start_experiment(
-        __file__, argv, check=lambda hparams: check_fold(hparams["fold"])
-    )
-    prepare_data(prepare_iemocap, hparams)
-    manifests = manifest_paths(
-        hparams["manifest_folder"], hparams["fold"], hparams["task"]
-    )
-    protocol = {"fold": hparams["fold"], "folds": list(FOLDS)}
-    return train_and_evaluate(hparams, run_opts, manifests, protocol)
+    """Prepare the folds (skipped when done), then train and evaluate
+    the run's fold."""
+    return run_corpus_recipe(__file__, argv)
 
 
 if __name__ == "__main__":

@@ -11,25 +11,14 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-from speechbrain_peft.corpora.msp_podcast import (
-    manifest_paths,
-    prepare_msp_podcast,
-)
-from speechbrain_peft.training.recipe import (
-    prepare_data,
-    start_experiment,
-    train_and_evaluate,
-)
+from speechbrain_peft.training.recipe import run_corpus_recipe
 from speechbrain_peft.utils.errors import run_command
 
 
 def main(argv=None):
     """Prepare the manifests (skipped when done), then train and evaluate
     on every test set the release labels."""
-    hparams, run_opts = start_experiment(__file__, argv)
-    prepare_data(prepare_msp_podcast, hparams)
-    manifests = manifest_paths(hparams["manifest_folder"], hparams["task"])
-    return train_and_evaluate(hparams, run_opts, manifests)
+    return run_corpus_recipe(__file__, argv)
 
 
 if __name__ == "__main__":

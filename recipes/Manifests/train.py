@@ -15,21 +15,13 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
-from speechbrain_peft.data.own_manifests import own_manifests
-from speechbrain_peft.training.recipe import (
-    start_experiment,
-    train_and_evaluate,
-)
+from speechbrain_peft.training.recipe import run_corpus_recipe
 from speechbrain_peft.utils.errors import run_command
 
 
 def main(argv=None):
     """Check the manifests, then train and evaluate."""
-    hparams, run_opts = start_experiment(__file__, argv)
-    manifests = own_manifests(
-        hparams["manifest_folder"], hparams["task"], hparams["label_set"]
-    )
-    return train_and_evaluate(hparams, run_opts, manifests)
+    return run_corpus_recipe(__file__, argv)
 
 
 if __name__ == "__main__":

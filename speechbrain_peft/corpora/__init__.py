@@ -1,61 +1,55 @@
 """One module per corpus: how to read its release, its label map and its
-speaker-independent protocol (``data_prep/<corpus>_prepare.py`` runs
-each from the command line).
-
-A corpus module is named after its corpus (``IEMOCAP`` -> ``iemocap``,
-``MSP-Podcast`` -> ``msp_podcast``) and holds ``prepare_<module>``,
-``HEADLINE_TEST`` (the test split papers report) and, for a fold protocol,
-``FOLDS``.
+speaker-independent protocol, registered by name (see
+:mod:`speechbrain_peft.corpora.registry`); ``data_prep/<corpus>_prepare.py``
+runs each from the command line. Importing this package imports every
+module in it, so each corpus module registers itself and nothing else
+names it.
 
 Authors
  * speechbrain-peft-ser developers 2026
 """
 
 import importlib
+import pkgutil
 
-from speechbrain_peft.utils.errors import ConfigError
+from speechbrain_peft.corpora.registry import (
+    CORPORA,
+    DEFAULT_TEST,
+    Corpus,
+    corpus_named,
+    is_registered,
+    register,
+)
 
-# A corpus without a module of its own (a user's manifests) is judged on
-# the split named so.
-DEFAULT_TEST = "test"
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
-
-def corpus_module(corpus):
-    """The module of ``corpus`` (as recipes name it in ``corpus:``).
-
-    Example
-    -------
-    >>> corpus_module("MSP-Podcast").HEADLINE_TEST
-    'test1'
-    >>> corpus_module("Nowhere")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    speechbrain_peft.utils.errors.ConfigError: corpus Nowhere has no ...
-    """
-    name = f"{__name__}.{corpus.lower().replace('-', '_')}"
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name != name:
-            raise
-        raise ConfigError(f"corpus {corpus} has no module {name}") from None
+__all__ = [
+    "CORPORA",
+    "Corpus",
+    "corpus_folds",
+    "corpus_named",
+    "headline_test_split",
+    "is_registered",
+    "register",
+]
 
 
 def corpus_folds(corpus):
     """The folds of ``corpus``' protocol, or None when it has fixed
-    splits.
+    splits (or is a corpus of your own).
 
     Example
     -------
-    >>> corpus_folds("IEMOCAP"), corpus_folds("CREMA-D")
-    ((1, 2, 3, 4, 5), None)
+    >>> corpus_folds("IEMOCAP"), corpus_folds("CREMA-D"), corpus_folds("Mine")
+    ((1, 2, 3, 4, 5), None, None)
     """
-    return getattr(corpus_module(corpus), "FOLDS", None)
+    return corpus_named(corpus).folds if is_registered(corpus) else None
 
 
 def headline_test_split(corpus):
     """The test split of ``corpus`` that papers report (``test`` for a
-    corpus without a module).
+    corpus of your own).
 
     Example
     -------
@@ -64,13 +58,6 @@ def headline_test_split(corpus):
     >>> headline_test_split("my corpus")
     'test'
     """
-    try:
-        return corpus_module(corpus).HEADLINE_TEST
-    except ConfigError:
-        return DEFAULT_TEST
-
-
-def prepare_function(corpus):
-    """``prepare_<module>`` of ``corpus``' module (its data prep)."""
-    module = corpus_module(corpus)
-    return getattr(module, f"prepare_{module.__name__.rsplit('.', 1)[1]}")
+    if is_registered(corpus):
+        return corpus_named(corpus).headline_test
+    return DEFAULT_TEST

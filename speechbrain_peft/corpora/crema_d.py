@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from speechbrain_peft.corpora.registry import Corpus, register
 from speechbrain_peft.data.manifest import (
     DIMENSIONS,
     MAX_LISTED,
@@ -337,6 +338,21 @@ def manifest_paths(save_folder):
     ['dev', 'test', 'train']
     """
     return {split: Path(save_folder) / f"{split}.csv" for split in SPLITS}
+
+
+class CREMADCorpus(Corpus):
+    """CREMA-D: one seeded actor-disjoint split, categorical only."""
+
+    name = CORPUS
+    headline_test = HEADLINE_TEST
+    prepare = staticmethod(prepare_crema_d)
+
+    def manifest_paths(self, hparams):
+        """The train, dev and test manifests."""
+        return manifest_paths(hparams["manifest_folder"])
+
+
+register(CREMADCorpus())
 
 
 def main(argv=None):

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from speechbrain_peft.corpora.registry import Corpus, register
 from speechbrain_peft.data.manifest import (
     DIMENSIONAL,
     DIMENSIONS,
@@ -360,6 +361,29 @@ def manifest_paths(save_folder, fold, task="categorical"):
     if task == "dimensional":
         folder = folder / DIMENSIONAL
     return {split: folder / f"fold{fold}" / f"{split}.csv" for split in SPLITS}
+
+
+class IEMOCAPCorpus(Corpus):
+    """IEMOCAP: five leave-one-session-out folds, categorical and
+    dimensional."""
+
+    name = CORPUS
+    headline_test = HEADLINE_TEST
+    folds = FOLDS
+    prepare = staticmethod(prepare_iemocap)
+
+    def check(self, config):
+        """Refuse a fold that is not one of the five."""
+        check_fold(config["fold"])
+
+    def manifest_paths(self, hparams):
+        """The run's fold, for its task."""
+        return manifest_paths(
+            hparams["manifest_folder"], hparams["fold"], hparams["task"]
+        )
+
+
+register(IEMOCAPCorpus())
 
 
 def main(argv=None):

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from speechbrain_peft.corpora.registry import Corpus, register
 from speechbrain_peft.data.manifest import (
     DIMENSIONAL,
     DataPrepError,
@@ -339,6 +340,21 @@ def manifest_paths(save_folder, task="categorical"):
     for test in sorted(folder.glob("test*.csv")):
         manifests[test.stem] = test
     return manifests
+
+
+class MSPPodcastCorpus(Corpus):
+    """MSP-Podcast: the official splits, every labelled test set scored."""
+
+    name = CORPUS
+    headline_test = HEADLINE_TEST
+    prepare = staticmethod(prepare_msp_podcast)
+
+    def manifest_paths(self, hparams):
+        """The run's task's splits."""
+        return manifest_paths(hparams["manifest_folder"], hparams["task"])
+
+
+register(MSPPodcastCorpus())
 
 
 def main(argv=None):

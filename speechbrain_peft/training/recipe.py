@@ -1,6 +1,6 @@
 """What every recipe ``train.py`` shares: starting the experiment (see
-:mod:`speechbrain_peft.training.hparams`), data prep, and training +
-evaluating on prepared manifests.
+:mod:`speechbrain_peft.training.hparams`), the corpus' data prep and
+manifests, and training + evaluating on them.
 
 Authors
  * speechbrain-peft-ser developers 2026
@@ -15,6 +15,7 @@ import pandas as pd
 import speechbrain as sb
 import torch
 
+from speechbrain_peft.corpora import corpus_named, is_registered
 from speechbrain_peft.data.datasets import (
     DurationBucketSampler,
     create_datasets,
@@ -23,6 +24,7 @@ from speechbrain_peft.data.datasets import (
     make_label_encoder,
 )
 from speechbrain_peft.data.manifest import read_prep_info
+from speechbrain_peft.data.own_manifests import own_manifests
 from speechbrain_peft.runs.artifact import save_run_artifact
 from speechbrain_peft.runs.experiment import numeric_run_options
 from speechbrain_peft.runs.finished import FinishedRun
@@ -112,6 +114,51 @@ def start_experiment(recipe_file, argv=None, check=None):
         experiment_directory=hparams["output_folder"]
     )
     return hparams, run_opts
+
+
+def run_corpus_recipe(recipe_file, argv=None):
+    """A recipe ``train.py``'s whole run: start the experiment, get the
+    manifests, then train and evaluate (see :func:`train_and_evaluate`).
+
+    The configuration's ``corpus`` names a registered corpus (see
+    :mod:`speechbrain_peft.corpora.registry`), whose data prep writes the
+    manifests (skipped when done) and whose protocol says which of them
+    the run takes; or it names a corpus of your own, whose manifests in
+    ``manifest_folder`` are checked instead (see
+    :func:`~speechbrain_peft.data.own_manifests.own_manifests`).
+
+    Arguments
+    ---------
+    recipe_file : str
+        ``__file__`` of the calling ``train.py``.
+    argv : list of str, optional
+        As for :func:`start_experiment`.
+
+    Returns
+    -------
+    dict
+        The content of ``results.json`` (None on the other DDP processes).
+    """
+    hparams, run_opts = start_experiment(recipe_file, argv, _check_corpus)
+    if not is_registered(hparams["corpus"]):
+        manifests = own_manifests(
+            hparams["manifest_folder"], hparams["task"], hparams["label_set"]
+        )
+        return train_and_evaluate(hparams, run_opts, manifests)
+    corpus = corpus_named(hparams["corpus"])
+    prepare_data(corpus.prepare, hparams)
+    return train_and_evaluate(
+        hparams,
+        run_opts,
+        corpus.manifest_paths(hparams),
+        corpus.protocol(hparams),
+    )
+
+
+def _check_corpus(config):
+    """The registered corpus' own check of a configuration."""
+    if is_registered(config["corpus"]):
+        corpus_named(config["corpus"]).check(config)
 
 
 def prepare_data(prepare, hparams):
