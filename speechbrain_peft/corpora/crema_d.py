@@ -56,6 +56,11 @@ from speechbrain_peft.data.manifest import (
     run_cli,
     to_manifest,
 )
+from speechbrain_peft.data.splits import (
+    SPLITS,
+    check_fractions,
+    gender_stratified_split,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +83,8 @@ CLASS_SETS = {
     "4class": ("neu", "hap", "ang", "sad"),
 }
 SEXES = {"Female": "F", "Male": "M"}
-SPLITS = ("train", "dev", "test")
+# The release: 43 female and 48 male actors.
+N_ACTORS = 91
 HEADLINE_TEST = "test"
 EXTRAS = ("sentence", "level", "emo_raw")
 FILE_NAME = re.compile(r"^(\d+)_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})\.wav$")
@@ -195,38 +201,6 @@ def read_sexes(path):
     return dict(zip(table["ActorID"].str.strip(), table["Sex"].map(SEXES)))
 
 
-def split_actors(sexes, seed, dev_fraction, test_fraction):
-    """Actor-disjoint, sex-stratified ``{split: [actor, ...]}``.
-
-    Within each sex, a seeded shuffle; ``fraction * n`` actors (rounded
-    half up, at least one) for test, then for dev, the rest for train.
-
-    Example
-    -------
-    >>> sexes = {str(1000 + i): "FM"[i % 2] for i in range(20)}
-    >>> split = split_actors(sexes, 1986, 0.1, 0.2)
-    >>> {name: len(actors) for name, actors in split.items()}
-    {'train': 14, 'dev': 2, 'test': 4}
-    """
-    rng = np.random.default_rng(seed)
-    split = {name: [] for name in SPLITS}
-    for sex in sorted(set(sexes.values())):
-        actors = sorted(actor for actor, s in sexes.items() if s == sex)
-        order = [str(actor) for actor in rng.permutation(actors)]
-        n_test = max(1, int(test_fraction * len(actors) + 0.5))
-        n_dev = max(1, int(dev_fraction * len(actors) + 0.5))
-        if n_test + n_dev >= len(actors):
-            raise DataPrepError(
-                f"Only {len(actors)} actor(s) of sex {sex}: too few for "
-                "train, dev and test; CREMA-D has 91 actors, is the copy "
-                "complete?"
-            )
-        split["test"] += order[:n_test]
-        split["dev"] += order[n_test : n_test + n_dev]
-        split["train"] += order[n_test + n_dev :]
-    return {name: sorted(actors) for name, actors in split.items()}
-
-
 def prepare_crema_d(
     data_folder,
     save_folder,
@@ -264,15 +238,7 @@ def prepare_crema_d(
         earlier output was kept).
     """
     check_choice("class_set", class_set, CLASS_SETS)
-    if not (
-        0 < dev_fraction
-        and 0 < test_fraction
-        and dev_fraction + test_fraction < 1
-    ):
-        raise DataPrepError(
-            f"dev_fraction={dev_fraction} and test_fraction={test_fraction} "
-            "must be positive and sum to less than 1"
-        )
+    check_fractions(dev_fraction, test_fraction)
     options = {
         "class_set": class_set,
         "seed": int(seed),
@@ -309,11 +275,13 @@ def prepare_crema_d(
         f"not in class set {class_set}",
     )
     frame = prep.read_audio(frame, broken_in_release=BROKEN_IN_RELEASE)
-    actors = split_actors(
+    actors = gender_stratified_split(
         {actor: sexes[actor] for actor in set(frame["spk_id"])},
         seed,
         dev_fraction,
         test_fraction,
+        CORPUS,
+        N_ACTORS,
     )
     manifests = {
         f"{split}.csv": to_manifest(

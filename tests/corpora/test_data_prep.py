@@ -373,7 +373,7 @@ def test_crema_d_four_classes(crema, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "script", ["iemocap_prepare", "msp_podcast_prepare", "crema_d_prepare"]
+    "script", sorted(p.stem for p in (REPO / "data_prep").glob("*_prepare.py"))
 )
 def test_cli_runs_from_any_folder(script, tmp_path):
     path = REPO / "data_prep" / f"{script}.py"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from recipe_runs import QUICK, RECIPES
+from recipe_runs import QUICK, RECIPES, REPO
 
 from speechbrain_peft.corpora import (
     CORPORA,
@@ -116,3 +116,12 @@ def test_an_unknown_corpus_is_named_with_the_registered_ones():
     message = str(error.value)
     assert "CREMA-D, IEMOCAP, MSP-Podcast" in message
     assert "recipes/Manifests" in message
+
+
+@pytest.mark.parametrize("name", sorted(CORPORA))
+def test_every_registered_corpus_has_its_commands(name):
+    """The users' two commands exist for every corpus module."""
+    module = type(CORPORA[name]).__module__.rsplit(".", 1)[1]
+    assert (REPO / "data_prep" / f"{module}_prepare.py").is_file()
+    assert (RECIPES / name / "train.py").is_file()
+    assert (RECIPES / name / "hparams" / "lora.yaml").is_file()
