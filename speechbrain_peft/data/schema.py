@@ -34,6 +34,6 @@ TRAINING_SPLIT = "train"
 TRAINING_COLUMNS = ("ID", "duration", "wav", "spk_id", "emo")
 # The project's shared emotion codes: the four basic classes first.
 LABELS = ("neu", "hap", "ang", "sad", "fru", "exc", "sur", "fea", "dis")
-LABELS += ("con", "oth", "cal")
+LABELS += ("con", "oth", "cal", "bor")
 GENDERS = ("F", "M")
 DATA_ROOT = "$data_root"

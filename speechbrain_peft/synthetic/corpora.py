@@ -1,5 +1,5 @@
-"""Small synthetic IEMOCAP, MSP-Podcast, CREMA-D and RAVDESS corpora, and a
-folder of labelled WAVs as a user's own data.
+"""Small synthetic IEMOCAP, MSP-Podcast, CREMA-D, RAVDESS and EmoDB corpora,
+and a folder of labelled WAVs as a user's own data.
 
 Each generator writes a corpus in the on-disk layout of the real release
 (folder trees, file names, label files, including the junk files the real
@@ -55,6 +55,7 @@ PROTOTYPES = {
     "dis": (0.15, -0.65, 0.3),
     "con": (-0.1, -0.4, 0.45),
     "cal": (-0.5, 0.3, -0.1),
+    "bor": (-0.7, -0.2, -0.1),
 }
 # Classes whose blend makes a "no agreement" utterance.
 BLENDABLE = ("neu", "hap", "exc", "ang", "sad", "fru")
@@ -993,6 +994,102 @@ def make_ravdess(
                 )
     frame = pd.DataFrame(records)
     return {"root": str(root), **_summary(frame), "n_doubled": n_doubled}
+
+
+EMODB_SPEAKERS = {
+    "03": "M",
+    "08": "F",
+    "09": "F",
+    "10": "M",
+    "11": "M",
+    "12": "M",
+    "13": "F",
+    "14": "F",
+    "15": "M",
+    "16": "F",
+}
+EMODB_EMOTIONS = {
+    "W": "ang",
+    "L": "bor",
+    "E": "dis",
+    "A": "fea",
+    "F": "hap",
+    "T": "sad",
+    "N": "neu",
+}
+
+
+def make_emodb(
+    root,
+    texts=("a01", "a05", "b09"),
+    second_take=0.3,
+    seed=0,
+    min_dur=1.0,
+    max_dur=3.0,
+):
+    """Write a small EmoDB in the layout of the real release.
+
+    Written: ``wav/<speaker><text><emotion><version>.wav`` for the ten
+    speakers of the release (their genders as documented), the chosen
+    texts and the seven emotions (letters W L E A F T N), each take
+    ``a`` and, with probability ``second_take``, a take ``b``, as the
+    release holds several takes of some sentences. ``lablaut/`` (label
+    files the real release also has) is written empty beside it.
+
+    Arguments
+    ---------
+    root : str or pathlib.Path
+        The corpus folder.
+    texts : tuple of str
+        Text codes, from a01 a02 a04 a05 a07 b01 b02 b03 b09 b10.
+    second_take : float
+        Probability of a second take of each sentence and emotion.
+    seed : int
+        Seed: the same arguments write the same bytes.
+    min_dur, max_dur : float
+        Range of utterance durations in seconds.
+
+    Returns
+    -------
+    dict
+        ``root``, ``utterances`` (DataFrame: id, path, speaker, gender,
+        label (shared code), duration), ``n_utterances``,
+        ``total_seconds``, ``sample_rate``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> info = make_emodb(tempfile.mkdtemp(), texts=("a01",),
+    ...                   second_take=0.0, min_dur=0.4, max_dur=0.5)
+    >>> info["n_utterances"], info["utterances"].id[0]
+    (70, '03a01Wa')
+    """
+    root = Path(root).resolve()
+    rng = _rng(seed, 6)
+    (root / "lablaut").mkdir(parents=True, exist_ok=True)
+    records = []
+    for speaker, gender in EMODB_SPEAKERS.items():
+        voice = _voice(rng, gender)
+        for text in texts:
+            for letter, label in EMODB_EMOTIONS.items():
+                takes = ["a"] + (["b"] if rng.random() < second_take else [])
+                for take in takes:
+                    name = f"{speaker}{text}{letter}{take}"
+                    point, _ = _latent(rng, label, 1.0)
+                    n_samples = _n_samples(rng, min_dur, max_dur)
+                    path = root / "wav" / f"{name}.wav"
+                    _write_wav(path, _synthesise(rng, n_samples, point, voice))
+                    records.append(
+                        {
+                            "id": name,
+                            "path": str(path),
+                            "speaker": speaker,
+                            "gender": gender,
+                            "label": label,
+                            "duration": n_samples / SAMPLE_RATE,
+                        }
+                    )
+    return {"root": str(root), **_summary(pd.DataFrame(records))}
 
 
 def make_labelled_folder(
