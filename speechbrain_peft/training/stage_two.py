@@ -59,6 +59,33 @@ def _stage_one_problems(parent, ours):
     return problems
 
 
+def shared_label_map(source_labels, target_labels):
+    """The label map of a stage two that declares none: every class the
+    two label sets both hold (the same shared code) maps to itself; the
+    others are not mapped (logged).
+
+    Example
+    -------
+    >>> shared_label_map(["neu", "cal", "ang"], ["ang", "neu", "bor"])
+    {'neu': 'neu', 'ang': 'ang'}
+    """
+    shared = {label: label for label in source_labels if label in target_labels}
+    if not shared:
+        raise ConfigError(
+            f"The stage-one labels {list(source_labels)} and this run's "
+            f"{list(target_labels)} share no class; give label_map "
+            "(stage-one label -> this run's label)"
+        )
+    logger.info(
+        "Stage two: label_map null maps the shared classes %s to "
+        "themselves; not mapped: stage one's %s, this run's %s",
+        list(shared),
+        [label for label in source_labels if label not in shared],
+        [label for label in target_labels if label not in shared],
+    )
+    return shared
+
+
 def frozen_adaptors(freeze_stage1, loaded):
     """The loaded adaptors to keep fixed.
 
@@ -173,7 +200,8 @@ def init_from_run(
     head : speechbrain_peft.model.heads.EmotionHead
         Stage two's head (see :meth:`EmotionHead.load_stage_one`).
     label_map : dict, optional
-        Stage-one label to stage-two label (categorical tasks).
+        Stage-one label to stage-two label (categorical tasks); None maps
+        the classes both label sets hold (see :func:`shared_label_map`).
     target_labels : list of str, optional
         Stage two's labels, in output order (categorical tasks).
     freeze_stage1 : bool or list of str
@@ -213,13 +241,8 @@ def init_from_run(
             params[name].copy_(tensor)
             if owner_of(name) in frozen:
                 params[name].requires_grad_(False)
-    if config["task"] == "categorical" and (
-        label_map is None or target_labels is None
-    ):
-        raise ConfigError(
-            "A categorical stage two needs `label_map` (stage-one label "
-            f"-> this run's label); stage one has {config['label_set']}"
-        )
+    if config["task"] == "categorical" and label_map is None:
+        label_map = shared_label_map(config["label_set"], target_labels)
     head.load_stage_one(
         _split_weights(tensors, "head."),
         config.get("label_set") if config["task"] == "categorical" else None,

@@ -22,7 +22,11 @@ from speechbrain_peft.model.saved_tensors import (
 from speechbrain_peft.runs.artifact import read_run_config
 from speechbrain_peft.runs.finished import FinishedRun
 from speechbrain_peft.runs.speakers import SpeakerLeakError
-from speechbrain_peft.synthetic.corpora import make_iemocap
+from speechbrain_peft.synthetic.corpora import (
+    make_emodb,
+    make_iemocap,
+    make_ravdess,
+)
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 from speechbrain_peft.training.hparams import load_hparams
 from speechbrain_peft.training.stage_two import init_from_run
@@ -314,3 +318,49 @@ def test_stage_two_on_speakers_stage_one_trained_on_is_refused(
     assert speakers["splits"]["test"] == ["Ses01_F", "Ses01_M"]
     assert len(speakers["trained_on"]) == 2
     assert all(s["corpus"] == "IEMOCAP" for s in speakers["trained_on"])
+
+
+def test_any_two_corpora_chain_through_their_shared_classes(
+    tiny_encoders, tmp_path
+):
+    """RAVDESS (eight classes) -> EmoDB (seven) with stage2.yaml's
+    label_map: null: the six classes both hold map to themselves, the
+    source test's calm and surprised are left out and counted."""
+    ravdess = make_ravdess(
+        tmp_path / "RAVDESS",
+        n_actors=6,
+        statements=("01",),
+        repetitions=("01",),
+        song=False,
+        min_dur=0.4,
+        max_dur=0.6,
+    )
+    emodb = make_emodb(
+        tmp_path / "EmoDB", texts=("a01",), min_dur=0.4, max_dur=0.6
+    )
+    encoder = tiny_encoders["wavlm"]
+    one = recipe_args(
+        "RAVDESS", "combo.yaml", ravdess["root"], encoder, tmp_path / "one"
+    )
+    run_recipe("RAVDESS", *one, *QUICK)
+    two = recipe_args(
+        "EmoDB",
+        "stage2.yaml",
+        emodb["root"],
+        encoder,
+        tmp_path / "two",
+        f"--init_from={tmp_path / 'one' / 'run'}",
+    )
+    results = run_recipe("EmoDB", *two, *QUICK)
+    shared = ["neu", "hap", "sad", "ang", "fea", "dis"]
+    assert results["parent_run"]["label_map"] == {c: c for c in shared}
+    one_results = json.loads(
+        (tmp_path / "one" / "run" / "results.json").read_text()
+    )
+    left_out = results["left_out"]["source_test"]
+    # Each of the stage-one test actors spoke calm and surprised twice.
+    assert left_out == {"cal": 2 * 2, "sur": 2 * 2}
+    assert results["splits"]["source_test"]["n"] == (
+        one_results["splits"]["test"]["n"] - sum(left_out.values())
+    )
+    assert results["fold"] == 1 and "test" in results["splits"]
