@@ -50,14 +50,15 @@ from speechbrain_peft.data.manifest import (
     DataPrepError,
     Preparation,
     argument_parser,
-    bullet_list,
     check_choice,
     locate_corpus,
+    records_from_names,
     run_cli,
     to_manifest,
 )
 from speechbrain_peft.data.splits import (
     SPLITS,
+    add_split_options,
     check_fractions,
     gender_stratified_split,
 )
@@ -129,6 +130,19 @@ def parse_file_name(name):
     return actor, sentence, emotion, level
 
 
+def _record(path):
+    """The manifest record of one file (raises ``ValueError``)."""
+    actor, sentence, emotion, level = parse_file_name(path.name)
+    return {
+        "ID": path.stem,
+        "path": f"{AUDIO_FOLDER}/{path.name}",
+        "spk_id": actor,
+        "emo_raw": emotion,
+        "sentence": sentence,
+        "level": level,
+    }
+
+
 def read_audio_names(audio_folder):
     """One record per wav in ``audio_folder``; all bad names in one error.
 
@@ -137,35 +151,7 @@ def read_audio_names(audio_folder):
     pandas.DataFrame
         ID, path, spk_id, emo_raw, sentence, level.
     """
-    records, problems = [], []
-    for path in sorted(audio_folder.glob("*.wav")):
-        if path.name.startswith("._"):
-            continue
-        try:
-            actor, sentence, emotion, level = parse_file_name(path.name)
-        except ValueError as error:
-            problems.append(f"{path.name}: {error}")
-            continue
-        records.append(
-            {
-                "ID": path.stem,
-                "path": f"{AUDIO_FOLDER}/{path.name}",
-                "spk_id": actor,
-                "emo_raw": emotion,
-                "sentence": sentence,
-                "level": level,
-            }
-        )
-    if problems:
-        raise DataPrepError(
-            f"{len(problems)} file name(s) in {audio_folder} do not parse:"
-            f"{bullet_list(problems)}\nRename them as in the release, or "
-            "move them out of the folder."
-        )
-    if not records:
-        raise DataPrepError(
-            f"{audio_folder} holds no .wav files; pass --data-folder {EXPECTED}"
-        )
+    records = records_from_names(audio_folder, _record, EXPECTED)
     misnamed = [r["path"] for r in records if r["ID"][-2:] != r["level"]]
     if misnamed:
         logger.info(
@@ -335,19 +321,5 @@ def main(argv=None):
         default="all",
         help="all: ang dis fea hap neu sad; 4class: neu hap ang sad",
     )
-    parser.add_argument(
-        "--seed", type=int, default=1986, help="seed of the actor split"
-    )
-    parser.add_argument(
-        "--dev-fraction",
-        type=float,
-        default=0.1,
-        help="share of each sex's actors in dev",
-    )
-    parser.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.2,
-        help="share of each sex's actors in test",
-    )
+    add_split_options(parser)
     return run_cli(prepare_crema_d, parser, argv)

@@ -52,9 +52,9 @@ from speechbrain_peft.data.manifest import (
     DataPrepError,
     Preparation,
     argument_parser,
-    bullet_list,
     check_choice,
     locate_corpus,
+    records_from_names,
     run_cli,
     to_manifest,
 )
@@ -181,6 +181,20 @@ def parse_file_name(name):
     return speaker, text, emotion, version
 
 
+def _record(path):
+    """The manifest record of one file (raises ``ValueError``)."""
+    speaker, text, emotion, version = parse_file_name(path.name)
+    return {
+        "ID": path.stem,
+        "path": f"{AUDIO_FOLDER}/{path.name}",
+        "spk_id": speaker,
+        "gender": GENDERS[speaker],
+        "emo_raw": EMOTIONS[emotion][0],
+        "text": text,
+        "version": version,
+    }
+
+
 def read_audio_names(audio_folder):
     """One record per wav in ``audio_folder``; all bad names in one error.
 
@@ -189,37 +203,7 @@ def read_audio_names(audio_folder):
     pandas.DataFrame
         ID, path, spk_id, gender, emo_raw, text, version.
     """
-    records, problems = [], []
-    for path in sorted(audio_folder.glob("*.wav")):
-        if path.name.startswith("._"):
-            continue
-        try:
-            speaker, text, emotion, version = parse_file_name(path.name)
-        except ValueError as error:
-            problems.append(f"{path.name}: {error}")
-            continue
-        records.append(
-            {
-                "ID": path.stem,
-                "path": f"{AUDIO_FOLDER}/{path.name}",
-                "spk_id": speaker,
-                "gender": GENDERS[speaker],
-                "emo_raw": EMOTIONS[emotion][0],
-                "text": text,
-                "version": version,
-            }
-        )
-    if problems:
-        raise DataPrepError(
-            f"{len(problems)} file name(s) in {audio_folder} do not parse:"
-            f"{bullet_list(problems)}\nRename them as in the release, or "
-            "move them out of the folder."
-        )
-    if not records:
-        raise DataPrepError(
-            f"{audio_folder} holds no .wav files; pass --data-folder {EXPECTED}"
-        )
-    return pd.DataFrame(records)
+    return pd.DataFrame(records_from_names(audio_folder, _record, EXPECTED))
 
 
 def prepare_emodb(

@@ -67,6 +67,7 @@ from speechbrain_peft.data.manifest import (
 )
 from speechbrain_peft.data.splits import (
     SPLITS,
+    add_split_options,
     check_fractions,
     gender_stratified_split,
 )
@@ -430,19 +431,5 @@ def main(argv=None):
         default="speech",
         help="speech (default), song, or both",
     )
-    parser.add_argument(
-        "--seed", type=int, default=1986, help="seed of the actor split"
-    )
-    parser.add_argument(
-        "--dev-fraction",
-        type=float,
-        default=0.1,
-        help="share of each gender's actors in dev",
-    )
-    parser.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.2,
-        help="share of each gender's actors in test",
-    )
+    add_split_options(parser)
     return run_cli(prepare_ravdess, parser, argv)

@@ -160,6 +160,43 @@ def bullet_list(items):
     return "".join(lines)
 
 
+def records_from_names(audio_folder, record, expected):
+    """One record per ``.wav`` of ``audio_folder``, in name order, made by
+    ``record(path)`` from its name (macOS ``._*`` files are ignored).
+
+    ``record`` raises ``ValueError`` for a name that does not parse: every
+    such name is listed in one error. A folder without any ``.wav`` is an
+    error too, saying which folder to pass (``expected``).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a_1.wav").write_bytes(b"")
+    >>> records_from_names(folder, lambda p: {"ID": p.stem}, "")
+    [{'ID': 'a_1'}]
+    """
+    records, problems = [], []
+    for path in sorted(audio_folder.glob("*.wav")):
+        if path.name.startswith("._"):
+            continue
+        try:
+            records.append(record(path))
+        except ValueError as error:
+            problems.append(f"{path.name}: {error}")
+    if problems:
+        raise DataPrepError(
+            f"{len(problems)} file name(s) in {audio_folder} do not parse:"
+            f"{bullet_list(problems)}\nRename them as in the release, or "
+            "move them out of the folder."
+        )
+    if not records:
+        raise DataPrepError(
+            f"{audio_folder} holds no .wav files; pass --data-folder {expected}"
+        )
+    return records
+
+
 def fingerprint(data_folder, paths):
     """Size and modification time of each input, keyed by relative path.
 

@@ -85,3 +85,23 @@ def gender_stratified_split(
         split["dev"] += order[n_test : n_test + n_dev]
         split["train"] += order[n_test + n_dev :]
     return {name: sorted(speakers) for name, speakers in split.items()}
+
+
+def add_split_options(parser):
+    """The data-prep command-line options of :func:`gender_stratified_split`:
+    ``--seed``, ``--dev-fraction``, ``--test-fraction``."""
+    parser.add_argument(
+        "--seed", type=int, default=1986, help="seed of the speaker split"
+    )
+    parser.add_argument(
+        "--dev-fraction",
+        type=float,
+        default=0.1,
+        help="share of each gender's speakers in dev",
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="share of each gender's speakers in test",
+    )
