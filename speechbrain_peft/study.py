@@ -34,7 +34,7 @@ from pathlib import Path
 import ruamel.yaml
 
 from speechbrain_peft import results as results_command
-from speechbrain_peft.corpora import corpus_named
+from speechbrain_peft.corpora import corpus_named, is_registered
 from speechbrain_peft.studies.launch import EXECUTORS, FAILED, run_study
 from speechbrain_peft.studies.plan import plan_study
 from speechbrain_peft.utils.errors import ConfigError, run_command
@@ -145,6 +145,9 @@ def prepare_corpora(runs):
     at once would otherwise all write the same manifests)."""
     done = []
     for run in runs:
+        # Manifests of your own have no data prep (the recipe checks them).
+        if not is_registered(run.corpus):
+            continue
         if (run.corpus, run.preparation) not in done:
             print(
                 f"[study] data prep: {run.corpus} -> "

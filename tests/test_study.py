@@ -243,3 +243,20 @@ def test_a_failed_run_is_reported_with_its_log_and_the_others_go_on(
     printed = capsys.readouterr().out
     assert "Toy_b_seed1: failed" in printed
     assert "error: the corpus folder /nowhere does not exist" in printed
+
+
+def test_a_study_plans_runs_on_manifests_of_your_own(tmp_path):
+    own = RECIPES / "Manifests" / "hparams" / "lora.yaml"
+    runs = plan_study(
+        [own],
+        {None: "/data/my_wavs"},
+        "all",
+        [1, 2],
+        ["--corpus=MyWavs", "--manifest_folder=manifests/my_wavs"],
+        tmp_path,
+    )
+    assert [(run.corpus, run.fold, run.seed) for run in runs] == [
+        ("MyWavs", None, 1),
+        ("MyWavs", None, 2),
+    ]
+    assert runs[0].output_folder == tmp_path / "results/MyWavs/lora/seed1"

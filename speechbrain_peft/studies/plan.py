@@ -186,10 +186,13 @@ class _Planner:
         self.arguments = list(arguments)
         self.study_folder = study_folder
 
-    @staticmethod
-    def corpus_of(hparams_file):
-        """The ``corpus`` a configuration file sets."""
-        return settings_named(hparams_file)["corpus"]
+    def corpus_of(self, hparams_file):
+        """The ``corpus`` of a configuration file's runs: the study's
+        ``--corpus`` (manifests of your own name theirs) or the file's."""
+        _, _, overrides = parse_arguments(
+            str(hparams_file), [str(hparams_file), *self.arguments]
+        )
+        return overrides.get("corpus", settings_named(hparams_file)["corpus"])
 
     def run(self, hparams_file, fold, seed, parent=None, extra=()):
         """A planned run of ``hparams_file``."""
