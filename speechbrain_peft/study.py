@@ -37,6 +37,7 @@ from speechbrain_peft import results as results_command
 from speechbrain_peft.corpora import corpus_named, is_registered
 from speechbrain_peft.studies.launch import EXECUTORS, FAILED, run_study
 from speechbrain_peft.studies.plan import plan_study
+from speechbrain_peft.training.recipe import recipe_spelling
 from speechbrain_peft.utils.errors import ConfigError, run_command
 from speechbrain_peft.utils.files import atomic_write_text
 
@@ -154,7 +155,8 @@ def prepare_corpora(runs):
                 f"{run.preparation['save_folder']}",
                 flush=True,
             )
-            corpus_named(run.corpus).prepare(**run.preparation)
+            with recipe_spelling():
+                corpus_named(run.corpus).prepare(**run.preparation)
             done.append((run.corpus, run.preparation))
 
 

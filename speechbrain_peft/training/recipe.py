@@ -6,6 +6,7 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
+import contextlib
 import json
 import logging
 import sys
@@ -23,7 +24,7 @@ from speechbrain_peft.data.datasets import (
     evaluation_batches,
     make_label_encoder,
 )
-from speechbrain_peft.data.manifest import read_prep_info
+from speechbrain_peft.data.manifest import DataPrepError, read_prep_info
 from speechbrain_peft.data.own_manifests import own_manifests
 from speechbrain_peft.runs.artifact import save_run_artifact
 from speechbrain_peft.runs.experiment import numeric_run_options
@@ -61,6 +62,9 @@ from speechbrain_peft.training.stage_two import init_from_run
 from speechbrain_peft.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+
+# Data prep's command-line options as the recipes spell them.
+RECIPE_SPELLING = {"--data-folder ": "--data_folder "}
 
 
 def start_experiment(recipe_file, argv=None, check=None):
@@ -161,17 +165,32 @@ def _check_corpus(config):
         corpus_named(config["corpus"]).check(config)
 
 
+@contextlib.contextmanager
+def recipe_spelling():
+    """Data prep's errors with their advice in the option spelling of the
+    recipes and studies (``--data_folder``), which run data prep for you:
+    the advice must run as printed in the command that printed it."""
+    try:
+        yield
+    except DataPrepError as error:
+        message = str(error)
+        for prep, recipe in RECIPE_SPELLING.items():
+            message = message.replace(prep, recipe)
+        raise type(error)(message) from None
+
+
 def prepare_data(prepare, hparams):
     """Run a corpus' data prep (on the main process only) with the recipe's
     corpus folder, manifest folder and ``prep_options``."""
-    sb.utils.distributed.run_on_main(
-        prepare,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["manifest_folder"],
-            **hparams.get("prep_options", {}),
-        },
-    )
+    with recipe_spelling():
+        sb.utils.distributed.run_on_main(
+            prepare,
+            kwargs={
+                "data_folder": hparams["data_folder"],
+                "save_folder": hparams["manifest_folder"],
+                **hparams.get("prep_options", {}),
+            },
+        )
 
 
 def train_and_evaluate(hparams, run_opts, manifests, protocol=None):

@@ -551,3 +551,22 @@ def test_msp_podcast_keeps_the_checkpoint_with_the_best_dev_macro_f1(
     assert "macro_F1:" in meta.read_text()
     selection = results["experiment"]["settings"]["selection_metric"]
     assert selection == {"categorical": "macro_F1", "dimensional": "CCC_mean"}
+
+
+@pytest.mark.parametrize("corpus", ["CREMA-D", "EmoDB", "RAVDESS"])
+def test_data_prep_advice_in_a_recipe_names_the_recipes_option(
+    corpus, tiny_encoders, tmp_path
+):
+    """A recipe runs data prep for you: its advice must run as printed in
+    the recipe's command (--data_folder, not data prep's --data-folder)."""
+    args = recipe_args(
+        corpus,
+        "lora.yaml",
+        tmp_path / "nowhere",
+        tiny_encoders["wavlm"],
+        tmp_path,
+    )
+    with pytest.raises(DataPrepError) as error:
+        run_recipe(corpus, *args, *QUICK)
+    message = str(error.value)
+    assert "--data_folder " in message and "--data-folder" not in message
