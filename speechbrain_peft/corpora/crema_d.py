@@ -38,7 +38,6 @@ Authors
 
 import logging
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -56,8 +55,8 @@ from speechbrain_peft.data.manifest import (
     run_cli,
     to_manifest,
 )
+from speechbrain_peft.data.schema import SPLITS
 from speechbrain_peft.data.splits import (
-    SPLITS,
     add_split_options,
     check_fractions,
     gender_stratified_split,
@@ -283,27 +282,12 @@ def prepare_crema_d(
     )
 
 
-def manifest_paths(save_folder):
-    """``{split: manifest}`` of the prepared train, dev and test sets.
-
-    Example
-    -------
-    >>> sorted(manifest_paths("m"))
-    ['dev', 'test', 'train']
-    """
-    return {split: Path(save_folder) / f"{split}.csv" for split in SPLITS}
-
-
 class CREMADCorpus(Corpus):
     """CREMA-D: one seeded actor-disjoint split, categorical only."""
 
     name = CORPUS
     headline_test = HEADLINE_TEST
     prepare = staticmethod(prepare_crema_d)
-
-    def manifest_paths(self, hparams):
-        """The train, dev and test manifests."""
-        return manifest_paths(hparams["manifest_folder"])
 
 
 register(CREMADCorpus())

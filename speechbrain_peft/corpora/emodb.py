@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from speechbrain_peft.corpora.registry import SPLITS, Corpus, register
+from speechbrain_peft.corpora.registry import Corpus, register
 from speechbrain_peft.data.manifest import (
     DIMENSIONS,
     DataPrepError,
@@ -58,6 +58,7 @@ from speechbrain_peft.data.manifest import (
     run_cli,
     to_manifest,
 )
+from speechbrain_peft.data.schema import SPLITS
 
 logger = logging.getLogger(__name__)
 

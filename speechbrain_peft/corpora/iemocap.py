@@ -64,6 +64,7 @@ from speechbrain_peft.data.manifest import (
     run_cli,
     to_manifest,
 )
+from speechbrain_peft.data.schema import SPLITS
 
 CORPUS = "IEMOCAP"
 RAW_LABELS = ("neu", "hap", "exc", "ang", "sad", "fru", "sur", "fea", "dis")
@@ -85,7 +86,6 @@ SESSIONS = (1, 2, 3, 4, 5)
 # Leave one session out: fold k tests on session k.
 FOLDS = SESSIONS
 HEADLINE_TEST = "test"
-SPLITS = ("train", "dev", "test")
 SCALE = (1.0, 5.0)
 EXTRAS = ("session", "scripted", "emo_raw")
 MARKER = "Session1/dialog/EmoEvaluation"

@@ -65,8 +65,8 @@ from speechbrain_peft.data.manifest import (
     run_cli,
     to_manifest,
 )
+from speechbrain_peft.data.schema import SPLITS
 from speechbrain_peft.data.splits import (
-    SPLITS,
     add_split_options,
     check_fractions,
     gender_stratified_split,

@@ -11,12 +11,12 @@ Authors
 
 from pathlib import Path
 
+from speechbrain_peft.data.schema import SPLITS
 from speechbrain_peft.utils.errors import ConfigError
 
 CORPORA = {}
 # The split a corpus without a protocol of its own is judged on.
 DEFAULT_TEST = "test"
-SPLITS = ("train", "dev", "test")
 
 
 class Corpus:

@@ -29,6 +29,8 @@ DIMENSIONS = ("arousal", "valence", "dominance")
 # The split that trains: ``max_duration`` crops it, the others are scored
 # on whole utterances; its speakers are those a run trained on.
 TRAINING_SPLIT = "train"
+# The splits of a corpus without official ones, one manifest each.
+SPLITS = (TRAINING_SPLIT, "dev", "test")
 # What a manifest needs to train on (a hand-written one may lack the rest;
 # a dimensional task needs DIMENSIONS too).
 TRAINING_COLUMNS = ("ID", "duration", "wav", "spk_id", "emo")

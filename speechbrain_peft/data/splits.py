@@ -9,8 +9,7 @@ Authors
 import numpy as np
 
 from speechbrain_peft.data.manifest import DataPrepError
-
-SPLITS = ("train", "dev", "test")
+from speechbrain_peft.data.schema import SPLITS
 
 
 def check_fractions(dev_fraction, test_fraction):
