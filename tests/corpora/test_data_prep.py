@@ -385,7 +385,7 @@ def test_cli_runs_from_any_folder(script, tmp_path):
     )
     assert shown.returncode == 0, shown.stderr
     assert "--skip-invalid-audio" in shown.stdout
-    assert "--class-set" in shown.stdout
+    assert "--data-folder" in shown.stdout and "--save-folder" in shown.stdout
     failed = subprocess.run(
         [
             sys.executable,
