@@ -34,6 +34,7 @@ Authors
 
 import argparse
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -1219,6 +1220,63 @@ def make_msp_improv(
     labels_path.write_text("\n".join(lines) + "\n")
     frame = pd.DataFrame(records)
     return {"root": str(root), "labels": str(labels_path), **_summary(frame)}
+
+
+def make_emobox_folds(root, dataset, utterances, test_speakers):
+    """Write fold files in the form of EmoBox's ``data/<dataset>``.
+
+    Written: ``fold_<k>/<dataset>_{train,test}_fold_<k>.jsonl``, one JSON
+    object per utterance (``key``, ``dataset``, ``wav``, ``emo``...) as
+    EmoBox publishes them; fold k tests on ``test_speakers[k - 1]`` and
+    trains on every other utterance.
+
+    Arguments
+    ---------
+    root : str or pathlib.Path
+        The folder to write (EmoBox's ``data/<dataset>``).
+    dataset : str
+        EmoBox's name of the corpus, e.g. ``ravdess``.
+    utterances : pandas.DataFrame
+        A generator's ``utterances`` (id, speaker, label).
+    test_speakers : list of list
+        The test speakers of each fold.
+
+    Returns
+    -------
+    pathlib.Path
+        ``root``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> frame = pd.DataFrame({"id": ["a", "b"], "speaker": ["1", "2"],
+    ...                       "label": ["neu", "sad"]})
+    >>> root = make_emobox_folds(tempfile.mkdtemp(), "toy", frame, [["1"]])
+    >>> (root / "fold_1" / "toy_test_fold_1.jsonl").read_text()[:22]
+    '{"key": "toy-a", "data'
+    """
+    root = Path(root)
+    for fold, speakers in enumerate(test_speakers, start=1):
+        test = utterances["speaker"].isin(speakers)
+        for split, rows in (("train", ~test), ("test", test)):
+            lines = [
+                json.dumps(
+                    {
+                        "key": f"{dataset}-{row.id}",
+                        "dataset": dataset,
+                        "wav": f"downloads/{dataset}/audio/{row.id}.wav",
+                        "emo": row.label,
+                        "channel": 1,
+                    }
+                )
+                for row in utterances[rows].itertuples()
+            ]
+            path = (
+                root / f"fold_{fold}" / f"{dataset}_{split}_fold_{fold}.jsonl"
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(line + "\n" for line in lines))
+    return root
 
 
 def make_labelled_folder(

@@ -24,6 +24,7 @@ from speechbrain_peft.data.datasets import (
     evaluation_batches,
     make_label_encoder,
 )
+from speechbrain_peft.data.emobox import emobox_manifest_paths
 from speechbrain_peft.data.manifest import DataPrepError, read_prep_info
 from speechbrain_peft.data.own_manifests import own_manifests
 from speechbrain_peft.runs.artifact import save_run_artifact
@@ -97,6 +98,10 @@ def start_experiment(recipe_file, argv=None, check=None):
     skip_finished = SKIP_FINISHED in argv
     argv = [arg for arg in argv if arg not in (START_OVER, SKIP_FINISHED)]
     hparams_file, run_opts, overrides = parse_arguments(recipe_file, argv)
+    with placeholders_named(hparams_file):
+        overrides = emobox_output_folder(
+            resolve_config(hparams_file, overrides), overrides
+        )
     if check is not None:
         with placeholders_named(hparams_file):
             check(resolve_config(hparams_file, overrides))
@@ -118,6 +123,26 @@ def start_experiment(recipe_file, argv=None, check=None):
         experiment_directory=hparams["output_folder"]
     )
     return hparams, run_opts
+
+
+def emobox_output_folder(config, overrides):
+    """``overrides`` with each EmoBox fold's run in its own folder,
+    ``<output_folder>/emobox_fold<k>``, unless ``--output_folder`` is
+    given: the corpus' own output folder has no EmoBox fold in it.
+
+    Example
+    -------
+    >>> config = {"emobox_folds": "EmoBox/data/ravdess", "fold": 2,
+    ...           "output_folder": "results/RAVDESS/lora"}
+    >>> emobox_output_folder(config, {})["output_folder"]
+    'results/RAVDESS/lora/emobox_fold2'
+    >>> emobox_output_folder({**config, "emobox_folds": None}, {})
+    {}
+    """
+    if not config.get("emobox_folds") or "output_folder" in overrides:
+        return overrides
+    folder = f"{config['output_folder']}/emobox_fold{config['fold']}"
+    return {**overrides, "output_folder": folder}
 
 
 def run_corpus_recipe(recipe_file, argv=None):
@@ -151,6 +176,14 @@ def run_corpus_recipe(recipe_file, argv=None):
         return train_and_evaluate(hparams, run_opts, manifests)
     corpus = corpus_named(hparams["corpus"])
     prepare_data(corpus.prepare, hparams)
+    if hparams.get("emobox_folds"):
+        with recipe_spelling():
+            manifests, protocol = emobox_manifest_paths(
+                hparams["manifest_folder"],
+                hparams["emobox_folds"],
+                hparams["fold"],
+            )
+        return train_and_evaluate(hparams, run_opts, manifests, protocol)
     return train_and_evaluate(
         hparams,
         run_opts,
@@ -160,9 +193,17 @@ def run_corpus_recipe(recipe_file, argv=None):
 
 
 def _check_corpus(config):
-    """The registered corpus' own check of a configuration."""
-    if is_registered(config["corpus"]):
+    """The registered corpus' own check of a configuration; with
+    ``emobox_folds``, the EmoBox folds replace the corpus' own."""
+    if not is_registered(config["corpus"]):
+        return
+    if not config.get("emobox_folds"):
         corpus_named(config["corpus"]).check(config)
+    elif config["task"] != "categorical":
+        raise ConfigError(
+            "emobox_folds: EmoBox's folds are categorical; run --task "
+            "dimensional on the corpus' own folds (emobox_folds: null)"
+        )
 
 
 @contextlib.contextmanager
