@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Prepare MSP-IMPROV manifests (see :mod:`speechbrain_peft.corpora.msp_improv`)::
+"""Prepare MSP-IMPROV manifests (see
+:mod:`speechbrain_peft.corpora.msp_improv`)::
 
     python data_prep/msp_improv_prepare.py --data-folder DIR --save-folder DIR
 
