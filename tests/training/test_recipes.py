@@ -461,7 +461,7 @@ def test_shared_settings_and_a_method_file_resolve_to_the_whole_config():
     lora = RECIPES / "IEMOCAP" / "hparams" / "lora.yaml"
     resolved = resolve_config(lora, overrides)
     # Settings added since: the evaluation crop, the audio-skip option,
-    # class weights and the checkpoint selection metric.
+    # class weights, the checkpoint selection metric and the EmoBox folds.
     assert resolved.pop("eval_max_duration") is None
     assert resolved.pop("class_weights") is None
     assert resolved.pop("selection_metric") == {
@@ -470,6 +470,7 @@ def test_shared_settings_and_a_method_file_resolve_to_the_whole_config():
     }
     assert resolved.pop("skip_invalid_audio") is False
     assert resolved["prep_options"].pop("skip_invalid_audio") is False
+    assert resolved.pop("emobox_folds") is None
     assert experiment_settings(resolved, {}) == experiment_settings(saved, {})
     assert {"checkpointer", "encoder", "train_logger"} <= set(resolved)
     own = hparams_layers(lora)[1]
