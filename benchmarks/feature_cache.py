@@ -55,9 +55,11 @@ from _common import (  # noqa: E402
     save_base_encoder,
 )
 
+from speechbrain_peft.corpora.iemocap import (  # noqa: E402
+    make_synthetic as make_iemocap,
+)
 from speechbrain_peft.model.encoder import PEFTEncoder  # noqa: E402
 from speechbrain_peft.model.heads import EmotionHead  # noqa: E402
-from speechbrain_peft.synthetic.corpora import make_iemocap  # noqa: E402
 from speechbrain_peft.training.feature_cache import (  # noqa: E402
     FeatureCache,
     LowerLayerCache,

@@ -36,8 +36,10 @@ from _common import (  # noqa: E402
     ratio_cell,
 )
 
+from speechbrain_peft.corpora.iemocap import (  # noqa: E402
+    make_synthetic as make_iemocap,
+)
 from speechbrain_peft.corpora.iemocap import prepare_iemocap  # noqa: E402
-from speechbrain_peft.synthetic.corpora import make_iemocap  # noqa: E402
 
 # The full release's evaluated utterances, over its 10 speakers.
 RELEASE_UTTERANCES = 10039

@@ -37,12 +37,14 @@ from _common import (  # noqa: E402
     save_base_encoder,
 )
 
+from speechbrain_peft.corpora.iemocap import (  # noqa: E402
+    make_synthetic as make_iemocap,
+)
 from speechbrain_peft.inference.recognizer import EmotionRecognizer  # noqa: E402
 from speechbrain_peft.inference.windows import RecordingClassifier  # noqa: E402
 from speechbrain_peft.model.encoder import PEFTEncoder  # noqa: E402
 from speechbrain_peft.model.heads import EmotionHead  # noqa: E402
 from speechbrain_peft.runs.artifact import save_run_artifact  # noqa: E402
-from speechbrain_peft.synthetic.corpora import make_iemocap  # noqa: E402
 
 LABELS = ["neu", "hap", "ang", "sad"]
 

@@ -18,19 +18,13 @@ import sys
 import time
 from pathlib import Path
 
+from speechbrain_peft.corpora import corpus_named
 from speechbrain_peft.export import export_run
 from speechbrain_peft.results import aggregate
 from speechbrain_peft.runs.table_plots import write_figures
-from speechbrain_peft.synthetic.corpora import (
-    make_crema_d,
-    make_iemocap,
-    make_msp_podcast,
-    make_ravdess,
-)
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 
 REPO = Path(__file__).resolve().parents[1]
-ACTED = {"IEMOCAP": "IEMOCAP_full_release", "CREMA-D": "CREMA-D"}
 TRAINING = [
     "--number_of_epochs=10",
     "--batch_size=8",
@@ -39,29 +33,27 @@ TRAINING = [
 ]
 
 
-# Each synthetic corpus, under its folder name. Many CREMA-D actors: what
-# is learnt must carry over to unseen speakers. RAVDESS as the widely
-# shared copy holds it: speech twice, song beside it.
+# The sizes of each corpus' synthetic copy. Many CREMA-D actors: what is
+# learnt must carry over to unseen speakers. RAVDESS as the widely shared
+# copy holds it: speech twice, song beside it.
 CORPORA = {
-    "IEMOCAP_full_release": lambda root: make_iemocap(root, 40),
-    "CREMA-D": lambda root: make_crema_d(
-        root, n_actors=40, sentences=("IEO", "DFA", "TIE")
-    ),
-    "MSP-Podcast": lambda root: make_msp_podcast(root, utts_per_speaker=24),
-    "RAVDESS": lambda root: make_ravdess(
-        root, n_actors=24, statements=("01",), repetitions=("01",)
-    ),
+    "IEMOCAP": {"utts_per_speaker": 40},
+    "CREMA-D": {"n_actors": 40, "sentences": ("IEO", "DFA", "TIE")},
+    "MSP-Podcast": {"utts_per_speaker": 24},
+    "RAVDESS": {"n_actors": 24, "statements": ("01",), "repetitions": ("01",)},
 }
 
 
 def make_assets(out):
     """Write the synthetic corpora (each once) and the tiny encoder."""
     corpora = out / "corpora"
-    for folder, make in CORPORA.items():
-        done = corpora / f"{folder}.done"
+    for name, sizes in CORPORA.items():
+        corpus = corpus_named(name)
+        folder = corpora / corpus.release_folder
+        done = corpora / f"{corpus.release_folder}.done"
         if not done.exists():
-            shutil.rmtree(corpora / folder, ignore_errors=True)
-            make(corpora / folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            corpus.make_synthetic(folder, **sizes)
             done.touch()
     return corpora, save_tiny_encoder("wavlm", out / "encoder")
 
@@ -69,13 +61,12 @@ def make_assets(out):
 def run(corpus, config, corpora, encoder, out, *extra, name=None):
     """Run one recipe exactly as a user would, from the repository root;
     return its output folder (``results/<corpus>/<name or config>``)."""
-    folder = ACTED.get(corpus, corpus)
     run_dir = out / "results" / corpus / (name or config)
     command = [
         sys.executable,
         f"recipes/{corpus}/train.py",
         f"hparams/{config}.yaml",
-        f"--data_folder={corpora / folder}",
+        f"--data_folder={corpora / corpus_named(corpus).release_folder}",
         f"--encoder_source={encoder}",
         f"--output_folder={run_dir}",
         f"--manifest_folder={out / 'manifests' / corpus}",

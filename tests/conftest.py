@@ -21,10 +21,14 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
     os.environ["OMP_NUM_THREADS"] = str(_threads)
     torch.set_num_threads(_threads)
 
-from speechbrain_peft.synthetic.corpora import (  # noqa: E402
-    make_crema_d,
-    make_iemocap,
-    make_msp_podcast,
+from speechbrain_peft.corpora.crema_d import (  # noqa: E402
+    make_synthetic as make_crema_d,
+)
+from speechbrain_peft.corpora.iemocap import (  # noqa: E402
+    make_synthetic as make_iemocap,
+)
+from speechbrain_peft.corpora.msp_podcast import (  # noqa: E402
+    make_synthetic as make_msp_podcast,
 )
 from speechbrain_peft.synthetic.encoders import (  # noqa: E402
     KINDS,

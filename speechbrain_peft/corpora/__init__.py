@@ -16,6 +16,7 @@ from speechbrain_peft.corpora.registry import (
     CORPORA,
     DEFAULT_TEST,
     Corpus,
+    FoldCorpus,
     corpus_named,
     is_registered,
     register,
@@ -27,6 +28,7 @@ for _module in pkgutil.iter_modules(__path__):
 __all__ = [
     "CORPORA",
     "Corpus",
+    "FoldCorpus",
     "corpus_folds",
     "corpus_named",
     "headline_test_split",

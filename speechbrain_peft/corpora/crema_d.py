@@ -36,8 +36,10 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
+import csv
 import logging
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -60,6 +62,16 @@ from speechbrain_peft.data.splits import (
     add_split_options,
     check_fractions,
     gender_stratified_split,
+)
+from speechbrain_peft.synthetic.speech import (
+    SAMPLE_RATE,
+    corpus_rng,
+    draw_n_samples,
+    latent_point,
+    speaker_voice,
+    synthesise,
+    utterance_summary,
+    write_wav,
 )
 
 logger = logging.getLogger(__name__)
@@ -282,12 +294,135 @@ def prepare_crema_d(
     )
 
 
+# --- A synthetic copy in the release's layout, for the demo and the tests
+CREMA_SENTENCES = ("IEO TIE IOM IWW TAI MTI IWL ITH DFA ITS TSI WSI").split()
+CREMA_EMOTIONS = {
+    "ANG": "ang",
+    "DIS": "dis",
+    "FEA": "fea",
+    "HAP": "hap",
+    "NEU": "neu",
+    "SAD": "sad",
+}
+# How strongly each level expresses the emotion (XX = unspecified).
+CREMA_LEVELS = {"LO": 0.6, "MD": 0.9, "HI": 1.2, "XX": 1.0}
+CREMA_RACES = ("Caucasian", "African American", "Asian", "Unknown")
+
+
+def make_synthetic(
+    root,
+    n_actors=12,
+    seed=0,
+    sentences=("IEO", "DFA"),
+    min_dur=1.0,
+    max_dur=2.5,
+):
+    """Write a small CREMA-D in the layout of the real release.
+
+    Written: ``AudioWAV/<ActorID>_<Sentence>_<Emotion>_<Level>.wav`` for
+    actors 1001..1000+n_actors, every chosen sentence and the six emotions
+    (as in the real corpus, sentence ``IEO`` comes at levels LO, MD and HI,
+    its NEU and every other sentence at XX), and ``VideoDemographics.csv``
+    with the real header ``ActorID,Age,Sex,Race,Ethnicity``. The level
+    scales how strongly the emotion is expressed.
+
+    Arguments
+    ---------
+    root : str or pathlib.Path
+        The corpus folder (holding ``AudioWAV``).
+    n_actors : int
+        Number of actors, half female (the odd one out is male).
+    seed : int
+        Seed: the same arguments write the same bytes.
+    sentences : tuple of str
+        Sentence codes, from IEO TIE IOM IWW TAI MTI IWL ITH DFA ITS TSI WSI.
+    min_dur, max_dur : float
+        Range of utterance durations in seconds.
+
+    Returns
+    -------
+    dict
+        ``root``, ``demographics`` (path of the CSV), ``utterances``
+        (DataFrame: id (file stem), path, speaker (int actor ID), gender
+        ``Female``/``Male``, label, sentence, level, duration),
+        ``n_utterances``, ``total_seconds``, ``sample_rate``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> info = make_synthetic(tempfile.mkdtemp(), n_actors=2,
+    ...                     sentences=("IEO",), min_dur=0.4, max_dur=0.5)
+    >>> info["n_utterances"], info["utterances"].id[0]
+    (32, '1001_IEO_ANG_HI')
+    """
+    unknown = sorted(set(sentences) - set(CREMA_SENTENCES))
+    if unknown or not sentences:
+        raise ValueError(f"Unknown CREMA-D sentence codes: {unknown}")
+    root = Path(root).resolve()
+    rng = corpus_rng(seed, 3)
+    genders = rng.permutation(
+        ["Female"] * (n_actors // 2) + ["Male"] * (n_actors - n_actors // 2)
+    )
+    demographics = []
+    records = []
+    for index, sex in enumerate(genders):
+        actor = 1001 + index
+        voice = speaker_voice(rng, sex[0])
+        demographics.append(
+            [
+                actor,
+                int(rng.integers(20, 75)),
+                sex,
+                rng.choice(CREMA_RACES, p=[0.6, 0.2, 0.12, 0.08]),
+                "Hispanic" if rng.random() < 0.1 else "Not Hispanic",
+            ]
+        )
+        for sentence in sorted(sentences):
+            for emotion in CREMA_EMOTIONS:
+                levels = ["XX"]
+                if sentence == "IEO" and emotion != "NEU":
+                    levels = ["HI", "LO", "MD"]
+                for level in levels:
+                    utt_id = f"{actor}_{sentence}_{emotion}_{level}"
+                    n_samples = draw_n_samples(rng, min_dur, max_dur)
+                    point, _ = latent_point(
+                        rng, CREMA_EMOTIONS[emotion], CREMA_LEVELS[level]
+                    )
+                    path = root / "AudioWAV" / f"{utt_id}.wav"
+                    write_wav(path, synthesise(rng, n_samples, point, voice))
+                    records.append(
+                        {
+                            "id": utt_id,
+                            "path": str(path),
+                            "speaker": actor,
+                            "gender": str(sex),
+                            "label": emotion,
+                            "sentence": sentence,
+                            "level": level,
+                            "duration": n_samples / SAMPLE_RATE,
+                        }
+                    )
+    demographics_path = root / "VideoDemographics.csv"
+    with open(demographics_path, "w", newline="") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow(["ActorID", "Age", "Sex", "Race", "Ethnicity"])
+        writer.writerows(demographics)
+    frame = pd.DataFrame(records)
+    return {
+        "root": str(root),
+        "demographics": str(demographics_path),
+        **utterance_summary(frame),
+    }
+
+
 class CREMADCorpus(Corpus):
     """CREMA-D: one seeded actor-disjoint split, categorical only."""
 
     name = CORPUS
     headline_test = HEADLINE_TEST
     prepare = staticmethod(prepare_crema_d)
+    release_folder = "CREMA-D"
+    make_synthetic = staticmethod(make_synthetic)
 
 
 register(CREMADCorpus())

@@ -46,10 +46,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from speechbrain_peft.corpora.registry import Corpus, register
+from speechbrain_peft.corpora.registry import FoldCorpus, register
 from speechbrain_peft.data.manifest import (
     DIMENSIONS,
-    DataPrepError,
     Preparation,
     argument_parser,
     check_choice,
@@ -58,7 +57,16 @@ from speechbrain_peft.data.manifest import (
     run_cli,
     to_manifest,
 )
-from speechbrain_peft.data.schema import SPLITS
+from speechbrain_peft.synthetic.speech import (
+    SAMPLE_RATE,
+    corpus_rng,
+    draw_n_samples,
+    latent_point,
+    speaker_voice,
+    synthesise,
+    utterance_summary,
+    write_wav,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -130,23 +138,6 @@ def fold_speakers(fold):
     dev = [female if fold % 2 else male]
     train = sorted(set(GENDERS) - set(test) - set(dev))
     return {"train": train, "dev": dev, "test": test}
-
-
-def check_fold(fold):
-    """Refuse a fold that is not one of EmoDB's five.
-
-    Example
-    -------
-    >>> check_fold(6)
-    Traceback (most recent call last):
-    ...
-    speechbrain_peft.data.manifest.DataPrepError: fold 6 is not an EmoDB...
-    """
-    if fold not in FOLDS:
-        raise DataPrepError(
-            f"fold {fold!r} is not an EmoDB fold; choose one of "
-            f"{', '.join(map(str, FOLDS))} (fold k tests on speaker pair k)"
-        )
 
 
 def parse_file_name(name):
@@ -272,34 +263,113 @@ def prepare_emodb(
     )
 
 
-def manifest_paths(save_folder, fold):
-    """The train, dev and test manifests of one fold.
+# --- A synthetic copy in the release's layout, for the demo and the tests
+EMODB_SPEAKERS = {
+    "03": "M",
+    "08": "F",
+    "09": "F",
+    "10": "M",
+    "11": "M",
+    "12": "M",
+    "13": "F",
+    "14": "F",
+    "15": "M",
+    "16": "F",
+}
+EMODB_EMOTIONS = {
+    "W": "ang",
+    "L": "bor",
+    "E": "dis",
+    "A": "fea",
+    "F": "hap",
+    "T": "sad",
+    "N": "neu",
+}
+
+
+def make_synthetic(
+    root,
+    texts=("a01", "a05", "b09"),
+    second_take=0.3,
+    seed=0,
+    min_dur=1.0,
+    max_dur=3.0,
+):
+    """Write a small EmoDB in the layout of the real release.
+
+    Written: ``wav/<speaker><text><emotion><version>.wav`` for the ten
+    speakers of the release (their genders as documented), the chosen
+    texts and the seven emotions (letters W L E A F T N), each take
+    ``a`` and, with probability ``second_take``, a take ``b``, as the
+    release holds several takes of some sentences. ``lablaut/`` (label
+    files the real release also has) is written empty beside it.
+
+    Arguments
+    ---------
+    root : str or pathlib.Path
+        The corpus folder.
+    texts : tuple of str
+        Text codes, from a01 a02 a04 a05 a07 b01 b02 b03 b09 b10.
+    second_take : float
+        Probability of a second take of each sentence and emotion.
+    seed : int
+        Seed: the same arguments write the same bytes.
+    min_dur, max_dur : float
+        Range of utterance durations in seconds.
+
+    Returns
+    -------
+    dict
+        ``root``, ``utterances`` (DataFrame: id, path, speaker, gender,
+        label (shared code), duration), ``n_utterances``,
+        ``total_seconds``, ``sample_rate``.
 
     Example
     -------
-    >>> manifest_paths("m", 2)["test"].as_posix()
-    'm/fold2/test.csv'
+    >>> import tempfile
+    >>> info = make_synthetic(tempfile.mkdtemp(), texts=("a01",),
+    ...                   second_take=0.0, min_dur=0.4, max_dur=0.5)
+    >>> info["n_utterances"], info["utterances"].id[0]
+    (70, '03a01Wa')
     """
-    check_fold(fold)
-    folder = Path(save_folder) / f"fold{fold}"
-    return {split: folder / f"{split}.csv" for split in SPLITS}
+    root = Path(root).resolve()
+    rng = corpus_rng(seed, 6)
+    (root / "lablaut").mkdir(parents=True, exist_ok=True)
+    records = []
+    for speaker, gender in EMODB_SPEAKERS.items():
+        voice = speaker_voice(rng, gender)
+        for text in texts:
+            for letter, label in EMODB_EMOTIONS.items():
+                takes = ["a"] + (["b"] if rng.random() < second_take else [])
+                for take in takes:
+                    name = f"{speaker}{text}{letter}{take}"
+                    point, _ = latent_point(rng, label, 1.0)
+                    n_samples = draw_n_samples(rng, min_dur, max_dur)
+                    path = root / "wav" / f"{name}.wav"
+                    write_wav(path, synthesise(rng, n_samples, point, voice))
+                    records.append(
+                        {
+                            "id": name,
+                            "path": str(path),
+                            "speaker": speaker,
+                            "gender": gender,
+                            "label": label,
+                            "duration": n_samples / SAMPLE_RATE,
+                        }
+                    )
+    return {"root": str(root), **utterance_summary(pd.DataFrame(records))}
 
 
-class EmoDBCorpus(Corpus):
+class EmoDBCorpus(FoldCorpus):
     """EmoDB: five folds of speaker pairs, categorical only."""
 
     name = CORPUS
     headline_test = HEADLINE_TEST
     folds = FOLDS
+    fold_tests_on = "speaker pair"
     prepare = staticmethod(prepare_emodb)
-
-    def check(self, config):
-        """Refuse a fold that is not one of the five."""
-        check_fold(config["fold"])
-
-    def manifest_paths(self, hparams):
-        """The run's fold."""
-        return manifest_paths(hparams["manifest_folder"], hparams["fold"])
+    release_folder = "EmoDB"
+    make_synthetic = staticmethod(make_synthetic)
 
 
 register(EmoDBCorpus())

@@ -51,9 +51,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from speechbrain_peft.corpora.registry import Corpus, register
+from speechbrain_peft.corpora.registry import FoldCorpus, register
 from speechbrain_peft.data.manifest import (
-    DIMENSIONAL,
     DIMENSIONS,
     DataPrepError,
     Preparation,
@@ -65,6 +64,18 @@ from speechbrain_peft.data.manifest import (
     to_manifest,
 )
 from speechbrain_peft.data.schema import SPLITS
+from speechbrain_peft.synthetic.speech import (
+    SAMPLE_RATE,
+    corpus_rng,
+    draw_n_samples,
+    labels_for_speaker,
+    latent_point,
+    rater_scores,
+    speaker_voice,
+    synthesise,
+    utterance_summary,
+    write_wav,
+)
 
 CORPUS = "IEMOCAP"
 RAW_LABELS = ("neu", "hap", "exc", "ang", "sad", "fru", "sur", "fea", "dis")
@@ -331,56 +342,270 @@ def fold_manifests(frame):
     return manifests
 
 
-def check_fold(fold):
-    """Refuse a fold that is not one of IEMOCAP's five.
+# --- A synthetic copy in the release's layout, for the demo and the tests
+# Label blocks handed out to speakers: every block of 12 holds two of each
+# of neu, ang, sad and hap/exc, so every speaker (hence every fold's test
+# session) has the four default classes, while the rare classes and "xxx"
+# (no majority) are spread over speakers.
+IEMOCAP_CYCLE = (
+    "neu ang sad hap exc fru neu ang sad hap xxx exc "
+    "neu ang sad hap fru sur neu ang sad exc xxx fea "
+    "neu ang sad hap fru dis neu ang sad exc xxx oth"
+).split()
+IEMOCAP_NAMES = {
+    "neu": "Neutral",
+    "hap": "Happiness",
+    "exc": "Excited",
+    "ang": "Anger",
+    "sad": "Sadness",
+    "fru": "Frustration",
+    "sur": "Surprise",
+    "fea": "Fear",
+    "dis": "Disgust",
+    "oth": "Other",
+}
+IEMOCAP_HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]"
+# The script suffixes of the real release.
+IEMOCAP_SCRIPTS = ("01_1", "01_2", "01_3", "02_1", "02_2", "03_1", "03_2")
+# AppleDouble header: what the real release's "._*" files start with.
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02"
 
-    Example
-    -------
-    >>> check_fold(9)
-    Traceback (most recent call last):
-    ...
-    speechbrain_peft.data.manifest.DataPrepError: fold 9 is not an IEMOCAP...
-    """
-    if fold not in SESSIONS:
-        raise DataPrepError(
-            f"fold {fold!r} is not an IEMOCAP fold; choose one of "
-            f"{', '.join(map(str, SESSIONS))} (fold k tests on session k)"
+# The label an evaluator who disagrees with the majority tends to give.
+CONFUSION = {
+    "neu": "fru",
+    "hap": "exc",
+    "exc": "hap",
+    "ang": "fru",
+    "sad": "neu",
+    "fru": "ang",
+    "sur": "exc",
+    "fea": "sur",
+    "dis": "fru",
+    "oth": "neu",
+}
+
+
+def _iemocap_votes(rng, label, blend):
+    """Three evaluators' categories whose majority is ``label``."""
+    if label == "xxx":
+        # All three disagree: the two blended classes and a third one.
+        others = [c for c in IEMOCAP_NAMES if c not in blend]
+        return [blend[0], blend[1], rng.choice(others)]
+    n_agree = 3 if rng.random() < 0.6 else 2
+    votes = [label] * n_agree + [CONFUSION[label]] * (3 - n_agree)
+    return list(rng.permutation(votes))
+
+
+def _iemocap_block(rng, utt, votes, ratings, self_rating):
+    """One utterance's block of a real EmoEvaluation file."""
+    valence, arousal, dominance = (
+        utt["valence"],
+        utt["arousal"],
+        utt["dominance"],
+    )
+    lines = [
+        f"[{utt['start']:.4f} - {utt['end']:.4f}]\t{utt['id']}\t{utt['label']}"
+        f"\t[{valence:.4f}, {arousal:.4f}, {dominance:.4f}]"
+    ]
+    evaluators = rng.choice(
+        ["E1", "E2", "E3", "E4", "E5"], size=3, replace=False
+    )
+    majority = votes.count(utt["label"])
+    for evaluator, vote in zip(sorted(evaluators), votes, strict=True):
+        names = IEMOCAP_NAMES[vote] + ";"
+        # Evaluators may tick a second category, as in the real files, but
+        # never one that would tie the majority (a 2-1 vote's majority
+        # voter ticking the minority's category).
+        may_tick = majority == 3 or (majority == 2 and vote != utt["label"])
+        if may_tick and rng.random() < 0.15:
+            names += " " + IEMOCAP_NAMES[CONFUSION[vote]] + ";"
+        lines.append(f"C-{evaluator}:\t{names}\t()")
+    self_name = utt["gender"] + "1"
+    lines.append(f"C-{self_name}:\t{IEMOCAP_NAMES[votes[0]]};\t()")
+    attribute_evaluators = sorted(
+        rng.choice(
+            ["E1", "E2", "E3", "E4", "E5"], size=len(ratings), replace=False
         )
+    )
+    rows = [*zip(attribute_evaluators, ratings, strict=True)]
+    rows.append((self_name, self_rating))
+    for evaluator, (act, val, dom) in rows:
+        lines.append(
+            f"A-{evaluator}:\tval {val:.0f}; act {act:.0f}; dom  {dom:.0f};\t()"
+        )
+    return "\n".join(lines) + "\n"
 
 
-def manifest_paths(save_folder, fold, task="categorical"):
-    """The train, dev and test manifests of one fold and task.
+def _iemocap_dialogs(rng, session):
+    """The session's four dialogs: improvised and scripted, per marker."""
+    impro = rng.integers(1, 9)
+    dialogs = []
+    for marker in ("F", "M"):
+        script = IEMOCAP_SCRIPTS[rng.integers(len(IEMOCAP_SCRIPTS))]
+        dialogs.append(f"Ses0{session}{marker}_impro0{impro}")
+        dialogs.append(f"Ses0{session}{marker}_script{script}")
+    return dialogs
+
+
+def make_synthetic(root, utts_per_speaker=12, seed=0, min_dur=1.0, max_dur=4.0):
+    """Write a small IEMOCAP in the layout of ``IEMOCAP_full_release``.
+
+    Five sessions, each with one female and one male speaker, each session
+    with an improvised and a scripted dialog per marker wearer
+    (``Ses01F_impro03``, ``Ses01M_script02_1``, ...). Every dialog holds
+    turns of both speakers; the speaker of an utterance is its session plus
+    the gender letter of the last part of its ID. Written:
+
+    * ``Session{s}/dialog/EmoEvaluation/<dialog>.txt`` in the real format
+      (summary line ``[start - end]<TAB>id<TAB>label<TAB>[V, A, D]`` with
+      the 1-5 means of the evaluators' ``A-E*`` lines, then ``C-*`` and
+      ``A-*`` evaluator lines), plus the real subfolders: per-evaluator
+      files in ``Categorical/`` and ``Attribute/`` (which a careless glob
+      would mistake for label files) and an empty ``Self-evaluation/``;
+    * ``Session{s}/sentences/wav/<dialog>/<utt_id>.wav``;
+    * macOS ``._*`` junk next to one label file and in one wav folder.
+
+    Scripted turns are acted more fully and recorded more cleanly than
+    improvised ones, a small domain gap for scripted-to-improvised runs.
+
+    Arguments
+    ---------
+    root : str or pathlib.Path
+        The corpus folder (the one real users call ``IEMOCAP_full_release``).
+    utts_per_speaker : int
+        Utterances per speaker (10 speakers), at least 2.
+    seed : int
+        Seed: the same arguments write the same bytes.
+    min_dur, max_dur : float
+        Range of utterance durations in seconds.
+
+    Returns
+    -------
+    dict
+        ``root`` (str), ``utterances`` (DataFrame: id, path, speaker
+        ``Ses01F``-style, gender ``F``/``M``, label, valence, arousal,
+        dominance, session, dialog, scripted, start, end, duration),
+        ``n_utterances``, ``total_seconds``, ``sample_rate``.
 
     Example
     -------
-    >>> manifest_paths("m", 2, "dimensional")["test"].as_posix()
-    'm/dimensional/fold2/test.csv'
+    >>> import tempfile
+    >>> info = make_synthetic(tempfile.mkdtemp(), utts_per_speaker=2,
+    ...                     min_dur=0.4, max_dur=0.5)
+    >>> info["n_utterances"], sorted(info["utterances"].speaker.unique())[:2]
+    (20, ['Ses01F', 'Ses01M'])
     """
-    check_fold(fold)
-    folder = Path(save_folder)
-    if task == "dimensional":
-        folder = folder / DIMENSIONAL
-    return {split: folder / f"fold{fold}" / f"{split}.csv" for split in SPLITS}
+    if utts_per_speaker < 2:
+        raise ValueError("IEMOCAP needs utts_per_speaker >= 2")
+    root = Path(root).resolve()
+    rng = corpus_rng(seed, 1)
+    records = []
+    for session in range(1, 6):
+        session_dir = root / f"Session{session}"
+        eval_dir = session_dir / "dialog" / "EmoEvaluation"
+        for sub in ("Categorical", "Attribute", "Self-evaluation"):
+            (eval_dir / sub).mkdir(parents=True, exist_ok=True)
+        dialogs = _iemocap_dialogs(rng, session)
+        turns = {dialog: [] for dialog in dialogs}
+        for gender in ("F", "M"):
+            voice = speaker_voice(rng, gender)
+            speaker_index = 2 * (session - 1) + (gender == "M")
+            labels = labels_for_speaker(
+                IEMOCAP_CYCLE, speaker_index, utts_per_speaker, rng
+            )
+            # The speaker's turns alternate between improvised and scripted
+            # dialogs, so both kinds exist in every session.
+            for turn, label in enumerate(labels):
+                dialog = dialogs[turn % len(dialogs)]
+                turns[dialog].append((gender, voice, label))
+        for dialog in dialogs:
+            if turns[dialog]:
+                records += _write_iemocap_dialog(
+                    rng, root, session, dialog, turns[dialog], min_dur, max_dur
+                )
+    first = records[0]
+    eval_dir = root / "Session1" / "dialog" / "EmoEvaluation"
+    (eval_dir / f"._{first['dialog']}.txt").write_bytes(APPLE_DOUBLE)
+    wav_path = Path(first["path"])
+    (wav_path.parent / f"._{wav_path.name}").write_bytes(APPLE_DOUBLE)
+    frame = pd.DataFrame(records)
+    return {"root": str(root), **utterance_summary(frame)}
 
 
-class IEMOCAPCorpus(Corpus):
+def _write_iemocap_dialog(rng, root, session, dialog, turns, min_dur, max_dur):
+    """Write one dialog's wavs, label file and per-evaluator files."""
+    scripted = "_script" in dialog
+    eval_dir = root / f"Session{session}" / "dialog" / "EmoEvaluation"
+    wav_dir = root / f"Session{session}" / "sentences" / "wav" / dialog
+    # Scripted turns are recorded more cleanly and acted more fully than
+    # improvised ones: a small domain gap for scripted->improvised transfer.
+    intensity = 0.9 if scripted else 0.8
+    noise_db = -55.0 if scripted else -45.0
+    # Integer milliseconds keep the printed time stamps exact.
+    clock = int(rng.integers(2000, 8000))
+    counters = {"F": 0, "M": 0}
+    blocks, categorical, attribute, records = [], [], [], []
+    for index in rng.permutation(len(turns)):
+        gender, voice, label = turns[index]
+        utt_id = f"{dialog}_{gender}{counters[gender]:03d}"
+        counters[gender] += 1
+        n_samples = draw_n_samples(rng, min_dur, max_dur)
+        millis = n_samples * 1000 // SAMPLE_RATE
+        point, blend = latent_point(rng, label, intensity)
+        path = wav_dir / f"{utt_id}.wav"
+        write_wav(path, synthesise(rng, n_samples, point, voice, noise_db))
+        ratings = rater_scores(rng, point, int(rng.integers(2, 4)), 5)
+        arousal, valence, dominance = ratings.mean(axis=0)
+        utt = {
+            "id": utt_id,
+            "path": str(path),
+            "speaker": f"Ses0{session}{gender}",
+            "gender": gender,
+            "label": label,
+            "valence": round(float(valence), 4),
+            "arousal": round(float(arousal), 4),
+            "dominance": round(float(dominance), 4),
+            "session": session,
+            "dialog": dialog,
+            "scripted": scripted,
+            "start": clock / 1000,
+            "end": (clock + millis) / 1000,
+            "duration": millis / 1000,
+        }
+        clock += millis + int(rng.integers(200, 2000))
+        votes = _iemocap_votes(rng, label, blend)
+        self_rating = rater_scores(rng, point, 1, 5)[0]
+        blocks.append(_iemocap_block(rng, utt, votes, ratings, self_rating))
+        name = "Neutral state" if votes[0] == "neu" else IEMOCAP_NAMES[votes[0]]
+        categorical.append(f"{utt_id} :{name}; ()\n")
+        act, val, dom = ratings[0]
+        attribute.append(
+            f"{utt_id} :act {act:.0f}; :val {val:.0f}; :dom {dom:.0f}; ()\n"
+        )
+        records.append(utt)
+    (eval_dir / f"{dialog}.txt").write_text(
+        IEMOCAP_HEADER + "\n\n" + "\n".join(blocks) + "\n"
+    )
+    (eval_dir / "Categorical" / f"{dialog}_e1_cat.txt").write_text(
+        "".join(categorical)
+    )
+    (eval_dir / "Attribute" / f"{dialog}_e2_atr.txt").write_text(
+        "".join(attribute)
+    )
+    return records
+
+
+class IEMOCAPCorpus(FoldCorpus):
     """IEMOCAP: five leave-one-session-out folds, categorical and
     dimensional."""
 
     name = CORPUS
     headline_test = HEADLINE_TEST
     folds = FOLDS
+    fold_tests_on = "session"
     prepare = staticmethod(prepare_iemocap)
-
-    def check(self, config):
-        """Refuse a fold that is not one of the five."""
-        check_fold(config["fold"])
-
-    def manifest_paths(self, hparams):
-        """The run's fold, for its task."""
-        return manifest_paths(
-            hparams["manifest_folder"], hparams["fold"], hparams["task"]
-        )
+    release_folder = "IEMOCAP_full_release"
+    make_synthetic = staticmethod(make_synthetic)
 
 
 register(IEMOCAPCorpus())

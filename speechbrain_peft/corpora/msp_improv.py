@@ -58,9 +58,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from speechbrain_peft.corpora.registry import Corpus, register
+from speechbrain_peft.corpora.registry import FoldCorpus, register
 from speechbrain_peft.data.manifest import (
-    DIMENSIONAL,
     DIMENSIONS,
     DataPrepError,
     Preparation,
@@ -71,7 +70,18 @@ from speechbrain_peft.data.manifest import (
     run_cli,
     to_manifest,
 )
-from speechbrain_peft.data.schema import SPLITS
+from speechbrain_peft.synthetic.speech import (
+    SAMPLE_RATE,
+    corpus_rng,
+    draw_n_samples,
+    labels_for_speaker,
+    latent_point,
+    rater_scores,
+    speaker_voice,
+    synthesise,
+    utterance_summary,
+    write_wav,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -424,56 +434,149 @@ def prepare_msp_improv(
     )
 
 
-def check_fold(fold):
-    """Refuse a fold that is not one of MSP-IMPROV's six.
+# --- A synthetic copy in the release's layout, for the demo and the tests
+MSP_IMPROV_EMOTIONS = {"A": "ang", "H": "hap", "S": "sad", "N": "neu"}
+# Consensus codes in the order clips cycle through them; X: no agreement.
+MSP_IMPROV_CYCLE = "A H S N A H S N X A H S N".split()
+MSP_IMPROV_TYPES = "RSTP"
+MSP_IMPROV_RATERS = {
+    "ang": "Angry",
+    "hap": "Happy",
+    "sad": "Sad",
+    "neu": "Neutral",
+}
 
-    Example
-    -------
-    >>> check_fold(7)
-    Traceback (most recent call last):
-    ...
-    speechbrain_peft.data.manifest.DataPrepError: fold 7 is not an MSP-IM...
-    """
-    if fold not in FOLDS:
-        raise DataPrepError(
-            f"fold {fold!r} is not an {CORPUS} fold; choose one of "
-            f"{', '.join(map(str, FOLDS))} (fold k tests on session k)"
+
+def _msp_improv_block(rng, clip, code, point, n_raters):
+    """The label file's lines of one clip: summary, evaluators, blank."""
+    ratings = rater_scores(rng, point, n_raters, 5)
+    naturalness = rng.integers(1, 6, size=n_raters)
+    arousal, valence, dominance = ratings.mean(axis=0)
+    lines = [
+        f"UTD-{clip}.avi; {code}; A:{arousal:.6f}; V:{valence:.6f}; "
+        f"D:{dominance:.6f}; N:{naturalness.mean():.6f}"
+    ]
+    categories = list(MSP_IMPROV_RATERS.values())
+    for rater, row in enumerate(ratings, start=1):
+        category = MSP_IMPROV_RATERS.get(
+            MSP_IMPROV_EMOTIONS.get(code), rng.choice(categories)
         )
+        lines.append(
+            f"{clip}-p{rater:03d}; {category}; A:{row[0]:.0f}; "
+            f"V:{row[1]:.0f}; D:{row[2]:.0f}; N:{naturalness[rater - 1]}"
+        )
+    return lines + [""], (arousal, valence, dominance)
 
 
-def manifest_paths(save_folder, fold, task="categorical"):
-    """The train, dev and test manifests of one fold and task.
+def make_synthetic(root, clips_per_speaker=8, seed=0, min_dur=1.0, max_dur=3.0):
+    """Write a small MSP-IMPROV in the layout of the real release.
+
+    Written: ``Evalution.txt`` (the release's spelling) with, per clip, a
+    summary line ``UTD-IMPROV-S01A-F01-S-FM01.avi; A; A:..; V:..; D:..;
+    N:..`` (consensus code A H S N or X, mean 1-5 ratings of five to
+    seven evaluators), the evaluators' lines and a blank line; and the
+    audio in ``Audio/session<k>/<sentence>/<type>/MSP-IMPROV-....wav``.
+    Six sessions of one female and one male actor (F01 M01 ... F06 M06);
+    each actor's clips cycle through the recording types R S T P and
+    through sentences whose target emotion is the clip's code. The
+    evaluators' lines are in a form of our own: data prep does not read
+    them.
+
+    Arguments
+    ---------
+    root : str or pathlib.Path
+        The corpus folder.
+    clips_per_speaker : int
+        Clips of each of the 12 actors.
+    seed : int
+        Seed: the same arguments write the same bytes.
+    min_dur, max_dur : float
+        Range of utterance durations in seconds.
+
+    Returns
+    -------
+    dict
+        ``root``, ``labels`` (path of ``Evalution.txt``), ``utterances``
+        (DataFrame: id, path, speaker, gender, session, recording_type,
+        code, label (shared code, None for X), arousal, valence,
+        dominance, duration), ``n_utterances``, ``total_seconds``,
+        ``sample_rate``.
 
     Example
     -------
-    >>> manifest_paths("m", 6, "dimensional")["dev"].as_posix()
-    'm/dimensional/fold6/dev.csv'
+    >>> import tempfile
+    >>> info = make_synthetic(tempfile.mkdtemp(), clips_per_speaker=2,
+    ...                        min_dur=0.4, max_dur=0.5)
+    >>> info["n_utterances"], info["utterances"].id[0]
+    (24, 'MSP-IMPROV-S01A-F01-R-FM01')
     """
-    check_fold(fold)
-    folder = Path(save_folder)
-    if task == "dimensional":
-        folder = folder / DIMENSIONAL
-    return {split: folder / f"fold{fold}" / f"{split}.csv" for split in SPLITS}
+    root = Path(root).resolve()
+    rng = corpus_rng(seed, 7)
+    lines, records = [], []
+    for index, (session, gender) in enumerate(
+        (session, gender) for session in range(1, 7) for gender in "FM"
+    ):
+        voice = speaker_voice(rng, gender)
+        speaker = f"{gender}{session:02d}"
+        codes = labels_for_speaker(
+            MSP_IMPROV_CYCLE, index, clips_per_speaker, rng
+        )
+        for turn, code in enumerate(codes, start=1):
+            target = code if code != "X" else rng.choice(list("AHSN"))
+            sentence = f"S{turn:02d}{target}"
+            kind = MSP_IMPROV_TYPES[(turn - 1) % len(MSP_IMPROV_TYPES)]
+            clip = f"IMPROV-{sentence}-{speaker}-{kind}-FM{turn:02d}"
+            label = MSP_IMPROV_EMOTIONS.get(code)
+            point, _ = latent_point(rng, label or "xxx", 0.9)
+            block, means = _msp_improv_block(
+                rng, clip, code, point, int(rng.integers(5, 8))
+            )
+            lines += block
+            n_samples = draw_n_samples(rng, min_dur, max_dur)
+            path = (
+                root
+                / "Audio"
+                / f"session{session}"
+                / sentence
+                / kind
+                / f"MSP-{clip}.wav"
+            )
+            write_wav(path, synthesise(rng, n_samples, point, voice))
+            records.append(
+                {
+                    "id": f"MSP-{clip}",
+                    "path": str(path),
+                    "speaker": speaker,
+                    "gender": gender,
+                    "session": session,
+                    "recording_type": kind,
+                    "code": code,
+                    "label": label,
+                    **dict(zip(("arousal", "valence", "dominance"), means)),
+                    "duration": n_samples / SAMPLE_RATE,
+                }
+            )
+    labels_path = root / "Evalution.txt"
+    labels_path.write_text("\n".join(lines) + "\n")
+    frame = pd.DataFrame(records)
+    return {
+        "root": str(root),
+        "labels": str(labels_path),
+        **utterance_summary(frame),
+    }
 
 
-class MSPImprovCorpus(Corpus):
+class MSPImprovCorpus(FoldCorpus):
     """MSP-IMPROV: six leave-one-session-out folds, categorical and
     dimensional."""
 
     name = CORPUS
     headline_test = HEADLINE_TEST
     folds = FOLDS
+    fold_tests_on = "session"
     prepare = staticmethod(prepare_msp_improv)
-
-    def check(self, config):
-        """Refuse a fold that is not one of the six."""
-        check_fold(config["fold"])
-
-    def manifest_paths(self, hparams):
-        """The run's fold, for its task."""
-        return manifest_paths(
-            hparams["manifest_folder"], hparams["fold"], hparams["task"]
-        )
+    release_folder = "MSP-IMPROV"
+    make_synthetic = staticmethod(make_synthetic)
 
 
 register(MSPImprovCorpus())

@@ -36,11 +36,13 @@ Authors
  * speechbrain-peft-ser developers 2026
 """
 
+import csv
 import logging
 import os
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from speechbrain_peft.corpora.registry import Corpus, register
@@ -55,6 +57,18 @@ from speechbrain_peft.data.manifest import (
     locate_corpus,
     run_cli,
     to_manifest,
+)
+from speechbrain_peft.synthetic.speech import (
+    SAMPLE_RATE,
+    corpus_rng,
+    draw_n_samples,
+    labels_for_speaker,
+    latent_point,
+    rater_scores,
+    speaker_voice,
+    synthesise,
+    utterance_summary,
+    write_wav,
 )
 
 logger = logging.getLogger(__name__)
@@ -342,12 +356,220 @@ def manifest_paths(save_folder, task="categorical"):
     return manifests
 
 
+# --- A synthetic copy in the release's layout, for the demo and the tests
+MSP_CLASSES = {
+    "A": "ang",
+    "S": "sad",
+    "H": "hap",
+    "U": "sur",
+    "F": "fea",
+    "D": "dis",
+    "C": "con",
+    "N": "neu",
+    "O": "oth",
+    "X": "xxx",
+}
+# Mostly N, H, A and S, as in the real corpus, with every class present.
+MSP_CYCLE = "N H A S N H A S N U C X N H A S F D O X N H A S".split()
+MSP_HEADER = (
+    "FileName",
+    "EmoClass",
+    "EmoAct",
+    "EmoVal",
+    "EmoDom",
+    "SpkrID",
+    "Gender",
+    "Split_Set",
+)
+
+
+def _rating_text(value):
+    """A consensus rating as the real CSV prints it: ``4.0``, ``3.777778``."""
+    return repr(round(float(value), 6))
+
+
+def _split_sizes(n_speakers, test_sets):
+    """Speakers per split: ~10% dev, ~8% per test set, the rest train."""
+    dev = max(1, round(0.1 * n_speakers))
+    test = max(1, round(0.08 * n_speakers))
+    train = n_speakers - dev - test * len(test_sets)
+    if train < 1:
+        raise ValueError(
+            f"{n_speakers} speakers are too few for Train, Development and "
+            f"{len(test_sets)} test sets"
+        )
+    return [("Train", train), ("Development", dev)] + [
+        (name, test) for name in test_sets
+    ]
+
+
+def make_synthetic(
+    root,
+    utts_per_speaker=8,
+    n_speakers=16,
+    seed=0,
+    n_unknown=12,
+    test_sets=("Test1", "Test2", "Test3"),
+    min_dur=1.0,
+    max_dur=4.0,
+    labelled_test3=False,
+):
+    """Write a small MSP-Podcast in the layout of the real release.
+
+    Written: ``Audios/MSP-PODCAST_<podcast>_<segment>.wav`` and
+    ``Labels/labels_consensus.csv`` with the real header
+    (``FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set``),
+    sorted by file name. EmoClass is one of A S H U F D C N O X (mostly N,
+    H, A, S); the dimensions are means of five to seven 1-7 ratings. Known
+    speakers (integer IDs, one podcast each) belong to exactly one split;
+    ``n_unknown`` further utterances in the test sets have SpkrID and
+    Gender ``Unknown``. Emotions are expressed less strongly and recorded
+    noisier than in the acted corpora. As in the release, Test3's audio is
+    in ``Audios`` but its labels are withheld: it has no row in the label
+    file (``labelled_test3`` writes them, for tests of a labelled Test3).
+
+    Arguments
+    ---------
+    root : str or pathlib.Path
+        The corpus folder (holding ``Audios`` and ``Labels``).
+    utts_per_speaker : int
+        Utterances per known speaker.
+    n_speakers : int
+        Known speakers, split into Train, Development and the test sets.
+    seed : int
+        Seed: the same arguments write the same bytes.
+    n_unknown : int
+        Utterances of unknown speakers, spread over the test sets.
+    test_sets : tuple of str
+        Test split names to use, from ``Test1``, ``Test2``, ``Test3``.
+    min_dur, max_dur : float
+        Range of utterance durations in seconds.
+    labelled_test3 : bool
+        List Test3 in the label file (the release does not).
+
+    Returns
+    -------
+    dict
+        ``root``, ``labels`` (path of the CSV), ``utterances`` (DataFrame
+        of the labelled utterances: id without ``.wav``, path, speaker
+        (int or ``Unknown``), gender, label, arousal, valence, dominance,
+        split, duration), ``unlabelled`` (the same for the utterances the
+        label file withholds), ``n_utterances``, ``total_seconds``,
+        ``sample_rate``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> info = make_synthetic(tempfile.mkdtemp(), utts_per_speaker=1,
+    ...                         n_speakers=5, n_unknown=2,
+    ...                         test_sets=("Test1",), min_dur=0.4,
+    ...                         max_dur=0.5)
+    >>> info["utterances"].groupby("split").size().to_dict()
+    {'Development': 1, 'Test1': 3, 'Train': 3}
+    """
+    unknown_tests = [
+        name for name in test_sets if name not in {"Test1", "Test2", "Test3"}
+    ]
+    if unknown_tests or not test_sets:
+        raise ValueError(
+            f"test_sets must come from Test1..Test3, got {test_sets}"
+        )
+    root = Path(root).resolve()
+    rng = corpus_rng(seed, 2)
+    splits = _split_sizes(n_speakers, test_sets)
+    speaker_ids = np.sort(
+        rng.choice(np.arange(1, 2000), n_speakers, replace=False)
+    )
+    podcasts = rng.choice(
+        np.arange(1, 3000), n_speakers + n_unknown, replace=False
+    )
+    # (speaker, gender, split, podcast, n_utts) for every recording source.
+    sources = []
+    position = 0
+    for split, count in splits:
+        for i in range(count):
+            # Alternating genders keep every split balanced.
+            gender = "Female" if i % 2 == 0 else "Male"
+            sources.append(
+                (
+                    int(speaker_ids[position]),
+                    gender,
+                    split,
+                    podcasts[position],
+                    utts_per_speaker,
+                )
+            )
+            position += 1
+    for i in range(n_unknown):
+        split = test_sets[i % len(test_sets)]
+        sources.append(("Unknown", "Unknown", split, podcasts[position + i], 1))
+    records = []
+    for index, (speaker, gender, split, podcast, count) in enumerate(sources):
+        voice = speaker_voice(rng, gender[0])
+        labels = labels_for_speaker(MSP_CYCLE, index, count, rng)
+        segment = int(rng.integers(1, 50))
+        for label in labels:
+            utt_id = f"MSP-PODCAST_{podcast:04d}_{segment:04d}"
+            segment += int(rng.integers(1, 6))
+            n_samples = draw_n_samples(rng, min_dur, max_dur)
+            point, _ = latent_point(rng, MSP_CLASSES[label], 0.6)
+            noise_db = rng.uniform(-50.0, -38.0)
+            path = root / "Audios" / f"{utt_id}.wav"
+            write_wav(path, synthesise(rng, n_samples, point, voice, noise_db))
+            ratings = rater_scores(rng, point, int(rng.integers(5, 8)), 7)
+            arousal, valence, dominance = ratings.mean(axis=0)
+            records.append(
+                {
+                    "id": utt_id,
+                    "path": str(path),
+                    "speaker": speaker,
+                    "gender": gender,
+                    "label": label,
+                    "arousal": round(float(arousal), 6),
+                    "valence": round(float(valence), 6),
+                    "dominance": round(float(dominance), 6),
+                    "split": split,
+                    "duration": n_samples / SAMPLE_RATE,
+                }
+            )
+    frame = pd.DataFrame(records).sort_values("id", ignore_index=True)
+    withheld = (frame["split"] == "Test3") & (not labelled_test3)
+    unlabelled = frame[withheld].reset_index(drop=True)
+    frame = frame[~withheld].reset_index(drop=True)
+    labels_path = root / "Labels" / "labels_consensus.csv"
+    labels_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(labels_path, "w", newline="") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow(MSP_HEADER)
+        for row in frame.itertuples():
+            writer.writerow(
+                [
+                    f"{row.id}.wav",
+                    row.label,
+                    _rating_text(row.arousal),
+                    _rating_text(row.valence),
+                    _rating_text(row.dominance),
+                    row.speaker,
+                    row.gender,
+                    row.split,
+                ]
+            )
+    return {
+        "root": str(root),
+        "labels": str(labels_path),
+        "unlabelled": unlabelled,
+        **utterance_summary(frame),
+    }
+
+
 class MSPPodcastCorpus(Corpus):
     """MSP-Podcast: the official splits, every labelled test set scored."""
 
     name = CORPUS
     headline_test = HEADLINE_TEST
     prepare = staticmethod(prepare_msp_podcast)
+    release_folder = "MSP-Podcast"
+    make_synthetic = staticmethod(make_synthetic)
 
     def manifest_paths(self, hparams):
         """The run's task's splits."""

@@ -71,6 +71,16 @@ from speechbrain_peft.data.splits import (
     check_fractions,
     gender_stratified_split,
 )
+from speechbrain_peft.synthetic.speech import (
+    SAMPLE_RATE,
+    corpus_rng,
+    draw_n_samples,
+    latent_point,
+    speaker_voice,
+    synthesise,
+    utterance_summary,
+    write_wav,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -402,12 +412,156 @@ def prepare_ravdess(
     )
 
 
+# --- A synthetic copy in the release's layout, for the demo and the tests
+RAVDESS_EMOTIONS = {
+    "01": "neu",
+    "02": "cal",
+    "03": "hap",
+    "04": "sad",
+    "05": "ang",
+    "06": "fea",
+    "07": "dis",
+    "08": "sur",
+}
+# The song release records six of the eight emotions.
+RAVDESS_SONG_EMOTIONS = ("01", "02", "03", "04", "05", "06")
+RAVDESS_INTENSITIES = {"01": 0.8, "02": 1.2}
+# The widely shared copy holds the speech release twice: at the top and
+# again under this folder.
+RAVDESS_DOUBLED = "audio_speech_actors_01-24"
+
+
+def _ravdess_takes(emotions, statements, repetitions):
+    """The (emotion, intensity, statement, repetition) codes one actor
+    records: neutral at normal intensity only, as in the release."""
+    return [
+        (emotion, intensity, statement, repetition)
+        for emotion in emotions
+        for intensity in (("01",) if emotion == "01" else ("01", "02"))
+        for statement in statements
+        for repetition in repetitions
+    ]
+
+
+def make_synthetic(
+    root,
+    n_actors=8,
+    seed=0,
+    statements=("01", "02"),
+    repetitions=("01", "02"),
+    song=True,
+    doubled=True,
+    min_dur=1.0,
+    max_dur=2.5,
+):
+    """Write a small RAVDESS in the layout of the real release.
+
+    Written: ``Actor_XX/03-VV-EE-II-SS-RR-XX.wav`` for actors 01 ..
+    ``n_actors`` (odd male, even female, as in the release), every
+    emotion at both intensities (neutral at normal only), the chosen
+    statements and repetitions: the speech release (60 files per actor
+    with the defaults) and, with ``song``, the song release unpacked into
+    the same actor folders (six emotions; none for actor 18, as released).
+    With ``doubled``, the speech files again under
+    ``audio_speech_actors_01-24/Actor_XX/``, as the widely shared copy
+    holds them. The intensity scales how strongly the emotion is
+    expressed.
+
+    Arguments
+    ---------
+    root : str or pathlib.Path
+        The corpus folder.
+    n_actors : int
+        Number of actors (at most 24).
+    seed : int
+        Seed: the same arguments write the same bytes.
+    statements, repetitions : tuple of str
+        Codes ``01`` and/or ``02`` of each.
+    song : bool
+        Also write the song release.
+    doubled : bool
+        Also write the speech files a second time, as the shared copy.
+    min_dur, max_dur : float
+        Range of utterance durations in seconds.
+
+    Returns
+    -------
+    dict
+        ``root``, ``utterances`` (DataFrame of the distinct utterances: id,
+        path, speaker, gender, label (shared code), vocal_channel,
+        duration), ``n_utterances``, ``total_seconds``, ``sample_rate``,
+        and ``n_doubled`` (files written twice).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> info = make_synthetic(tempfile.mkdtemp(), n_actors=2,
+    ...     statements=("01",), repetitions=("01",), min_dur=0.4, max_dur=0.5)
+    >>> info["n_utterances"], info["n_doubled"], info["utterances"].id[0]
+    (52, 30, '03-01-01-01-01-01-01')
+    """
+    if not 1 <= n_actors <= 24:
+        raise ValueError(f"RAVDESS has 24 actors, not {n_actors}")
+    root = Path(root).resolve()
+    rng = corpus_rng(seed, 5)
+    records = []
+    n_doubled = 0
+    for actor_index in range(1, n_actors + 1):
+        actor = f"{actor_index:02d}"
+        gender = "M" if actor_index % 2 else "F"
+        voice = speaker_voice(rng, gender)
+        channels = [("01", tuple(RAVDESS_EMOTIONS))]
+        if song and actor != "18":
+            channels.append(("02", RAVDESS_SONG_EMOTIONS))
+        for vocal, emotions in channels:
+            for emotion, intensity, statement, repetition in _ravdess_takes(
+                emotions, statements, repetitions
+            ):
+                name = (
+                    f"03-{vocal}-{emotion}-{intensity}-{statement}-"
+                    f"{repetition}-{actor}"
+                )
+                point, _ = latent_point(
+                    rng,
+                    RAVDESS_EMOTIONS[emotion],
+                    RAVDESS_INTENSITIES[intensity],
+                )
+                n_samples = draw_n_samples(rng, min_dur, max_dur)
+                audio = synthesise(rng, n_samples, point, voice)
+                path = root / f"Actor_{actor}" / f"{name}.wav"
+                write_wav(path, audio)
+                if doubled and vocal == "01":
+                    write_wav(
+                        root / RAVDESS_DOUBLED / path.relative_to(root), audio
+                    )
+                    n_doubled += 1
+                records.append(
+                    {
+                        "id": name,
+                        "path": str(path),
+                        "speaker": actor,
+                        "gender": gender,
+                        "label": RAVDESS_EMOTIONS[emotion],
+                        "vocal_channel": "speech" if vocal == "01" else "song",
+                        "duration": n_samples / SAMPLE_RATE,
+                    }
+                )
+    frame = pd.DataFrame(records)
+    return {
+        "root": str(root),
+        **utterance_summary(frame),
+        "n_doubled": n_doubled,
+    }
+
+
 class RAVDESSCorpus(Corpus):
     """RAVDESS: one seeded actor-disjoint split, categorical only."""
 
     name = CORPUS
     headline_test = HEADLINE_TEST
     prepare = staticmethod(prepare_ravdess)
+    release_folder = "RAVDESS"
+    make_synthetic = staticmethod(make_synthetic)
 
 
 register(RAVDESSCorpus())

@@ -11,6 +11,7 @@ Authors
 
 from pathlib import Path
 
+from speechbrain_peft.data.manifest import DIMENSIONAL
 from speechbrain_peft.data.schema import SPLITS
 from speechbrain_peft.utils.errors import ConfigError
 
@@ -31,11 +32,23 @@ class Corpus:
     folds : tuple or None
         The folds of a fold protocol (runs take ``fold:``); None for fixed
         splits.
+    release_folder : str
+        The folder the release unpacks to (``IEMOCAP_full_release``), where
+        the demo writes the corpus' synthetic copy.
     """
 
     name = None
     headline_test = DEFAULT_TEST
     folds = None
+    release_folder = None
+
+    def make_synthetic(self, root, seed=0, **sizes):
+        """Write a small synthetic copy of the release, in its layout and
+        with its quirks, to ``root`` (the same arguments write the same
+        bytes). Returns the generator's summary: ``root``,
+        ``utterances`` (a DataFrame), ``n_utterances``,
+        ``total_seconds``, ``sample_rate``."""
+        raise NotImplementedError(f"{self.name} has no synthetic copy")
 
     def prepare(self, data_folder, save_folder, **options):
         """Write the manifests of the release in ``data_folder`` to
@@ -62,6 +75,52 @@ class Corpus:
         if self.folds is None:
             return {}
         return {"fold": hparams["fold"], "folds": list(self.folds)}
+
+
+class FoldCorpus(Corpus):
+    """A corpus with a fold protocol: each run takes one of ``folds``
+    (``fold:``) and reads ``<manifest_folder>/fold<k>/<split>.csv``, its
+    dimensional manifests under ``dimensional/``.
+
+    Attributes
+    ----------
+    fold_tests_on : str
+        What fold k tests on, for the error on an unknown fold
+        (``session``: fold k tests on session k).
+
+    Example
+    -------
+    >>> class Toy(FoldCorpus):
+    ...     name, folds, fold_tests_on = "Toy-doc", (1, 2), "speaker"
+    >>> paths = Toy().manifest_paths(
+    ...     {"manifest_folder": "m", "fold": 2, "task": "dimensional"})
+    >>> paths["test"].as_posix()
+    'm/dimensional/fold2/test.csv'
+    >>> Toy().check({"fold": 3})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    speechbrain_peft.utils.errors.ConfigError: fold 3 is not one of Toy-doc's...
+    """
+
+    fold_tests_on = "speaker group"
+
+    def check(self, config):
+        """Refuse a fold outside the protocol."""
+        if config["fold"] not in self.folds:
+            raise ConfigError(
+                f"fold {config['fold']!r} is not one of {self.name}'s "
+                f"folds; choose one of {', '.join(map(str, self.folds))} "
+                f"(fold k tests on {self.fold_tests_on} k)"
+            )
+
+    def manifest_paths(self, hparams):
+        """The run's fold, for its task."""
+        self.check(hparams)
+        folder = Path(hparams["manifest_folder"])
+        if hparams.get("task") == "dimensional":
+            folder = folder / DIMENSIONAL
+        fold = folder / f"fold{hparams['fold']}"
+        return {split: fold / f"{split}.csv" for split in SPLITS}
 
 
 def register(corpus):

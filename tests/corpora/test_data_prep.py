@@ -15,18 +15,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from speechbrain_peft.corpora.crema_d import make_synthetic as make_crema_d
 from speechbrain_peft.corpora.crema_d import prepare_crema_d
 from speechbrain_peft.corpora.iemocap import CLASS_SETS, prepare_iemocap
+from speechbrain_peft.corpora.iemocap import make_synthetic as make_iemocap
 from speechbrain_peft.corpora.msp_podcast import (
     EMO_CLASSES,
     prepare_msp_podcast,
 )
-from speechbrain_peft.data.manifest import COLUMNS, DATA_ROOT, DIMENSIONAL
-from speechbrain_peft.synthetic.corpora import (
-    make_crema_d,
-    make_iemocap,
-    make_msp_podcast,
+from speechbrain_peft.corpora.msp_podcast import (
+    make_synthetic as make_msp_podcast,
 )
+from speechbrain_peft.data.manifest import COLUMNS, DATA_ROOT, DIMENSIONAL
 
 REPO = Path(__file__).resolve().parents[2]
 SHORT = {"min_dur": 0.4, "max_dur": 0.6}

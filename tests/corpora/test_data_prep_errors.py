@@ -15,15 +15,15 @@ import pytest
 import soundfile as sf
 from recipe_runs import QUICK, recipe_args, run_recipe
 
+from speechbrain_peft.corpora.crema_d import make_synthetic as make_crema_d
 from speechbrain_peft.corpora.crema_d import prepare_crema_d
+from speechbrain_peft.corpora.iemocap import make_synthetic as make_iemocap
 from speechbrain_peft.corpora.iemocap import prepare_iemocap
+from speechbrain_peft.corpora.msp_podcast import (
+    make_synthetic as make_msp_podcast,
+)
 from speechbrain_peft.corpora.msp_podcast import prepare_msp_podcast
 from speechbrain_peft.data.manifest import DataPrepError
-from speechbrain_peft.synthetic.corpora import (
-    make_crema_d,
-    make_iemocap,
-    make_msp_podcast,
-)
 
 SHORT = {"min_dur": 0.4, "max_dur": 0.5}
 PREPARE = {

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from recipe_runs import QUICK, recipe_args, run_recipe
 
+from speechbrain_peft.corpora.ravdess import make_synthetic as make_ravdess
 from speechbrain_peft.corpora.ravdess import prepare_ravdess
 from speechbrain_peft.data.emobox import prepare_emobox_folds
 from speechbrain_peft.data.manifest import DataPrepError
-from speechbrain_peft.synthetic.corpora import make_emobox_folds, make_ravdess
+from speechbrain_peft.synthetic.corpora import make_emobox_folds
 
 SHORT = {"min_dur": 0.4, "max_dur": 0.6}
 SPLITS = ("test", "dev", "train")

@@ -11,8 +11,8 @@ import pytest
 from recipe_runs import QUICK, recipe_args, run_recipe
 
 from speechbrain_peft.corpora.emodb import FOLDS, prepare_emodb
+from speechbrain_peft.corpora.emodb import make_synthetic as make_emodb
 from speechbrain_peft.data.manifest import DataPrepError
-from speechbrain_peft.synthetic.corpora import make_emodb
 
 SHORT = {"min_dur": 0.4, "max_dur": 0.6}
 

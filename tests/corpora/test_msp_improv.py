@@ -12,8 +12,10 @@ import pytest
 from recipe_runs import QUICK, recipe_args, run_recipe
 
 from speechbrain_peft.corpora.msp_improv import FOLDS, prepare_msp_improv
+from speechbrain_peft.corpora.msp_improv import (
+    make_synthetic as make_msp_improv,
+)
 from speechbrain_peft.data.manifest import DataPrepError
-from speechbrain_peft.synthetic.corpora import make_msp_improv
 
 SHORT = {"min_dur": 0.4, "max_dur": 0.6}
 SPLITS = ("train", "dev", "test")

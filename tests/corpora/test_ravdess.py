@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from recipe_runs import QUICK, recipe_args, run_recipe
 
+from speechbrain_peft.corpora.ravdess import make_synthetic as make_ravdess
 from speechbrain_peft.corpora.ravdess import prepare_ravdess
 from speechbrain_peft.data.manifest import DataPrepError
-from speechbrain_peft.synthetic.corpora import make_ravdess
 
 SHORT = {"min_dur": 0.4, "max_dur": 0.6}
 # Per actor and repetition of one statement: neutral once, seven emotions

@@ -31,6 +31,7 @@ from speechbrain.inference.interfaces import foreign_class
 from transformers import AutoFeatureExtractor, AutoModel
 
 from speechbrain_peft.corpora.crema_d import prepare_crema_d
+from speechbrain_peft.corpora.iemocap import make_synthetic as make_iemocap
 from speechbrain_peft.data.datasets import denormalize_dimensions
 from speechbrain_peft.evaluate import evaluate_run
 from speechbrain_peft.export import export_run
@@ -48,7 +49,6 @@ from speechbrain_peft.runs.artifact import (
 )
 from speechbrain_peft.runs.finished import FinishedRun
 from speechbrain_peft.runs.speakers import read_trained_on
-from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 from speechbrain_peft.training.hparams import load_hparams
 from speechbrain_peft.training.recipe import train_and_evaluate

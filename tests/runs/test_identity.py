@@ -25,6 +25,7 @@ from recipe_runs import (
 )
 from speechbrain.utils.checkpoints import Checkpointer
 
+from speechbrain_peft.corpora.iemocap import make_synthetic as make_iemocap
 from speechbrain_peft.corpora.iemocap import prepare_iemocap
 from speechbrain_peft.evaluate import evaluate_run
 from speechbrain_peft.evaluate import main as evaluate_main
@@ -41,7 +42,6 @@ from speechbrain_peft.runs.experiment import (
 )
 from speechbrain_peft.runs.identity import IDENTITY_FILE, RunMismatchError
 from speechbrain_peft.runs.speakers import SpeakerLeakError
-from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 from speechbrain_peft.training.hparams import resolve_config
 

@@ -27,13 +27,14 @@ from recipe_runs import (
     start_recipe,
 )
 
+from speechbrain_peft.corpora.crema_d import make_synthetic as make_crema_d
+from speechbrain_peft.corpora.iemocap import make_synthetic as make_iemocap
 from speechbrain_peft.data.manifest import DataPrepError
 from speechbrain_peft.runs.experiment import (
     experiment_settings,
     read_resolved_config,
 )
 from speechbrain_peft.runs.identity import RunMismatchError
-from speechbrain_peft.synthetic.corpora import make_crema_d, make_iemocap
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 from speechbrain_peft.training.brain import EmotionBrain
 from speechbrain_peft.training.hparams import (
@@ -42,6 +43,7 @@ from speechbrain_peft.training.hparams import (
     parse_arguments,
     resolve_config,
 )
+from speechbrain_peft.utils.errors import ConfigError
 
 CORPORA = ("IEMOCAP", "MSP-Podcast", "CREMA-D")
 CONFIGS = sorted(
@@ -391,7 +393,7 @@ def test_fold_outside_the_protocol_is_refused_before_anything_runs(
         tmp_path,
         "--fold=9",
     )
-    with pytest.raises(DataPrepError, match="choose one of 1, 2, 3, 4, 5"):
+    with pytest.raises(ConfigError, match="choose one of 1, 2, 3, 4, 5"):
         run_recipe("IEMOCAP", *args, *QUICK)
     assert not (tmp_path / "run").exists()
     assert not (tmp_path / "manifests").exists()

@@ -36,6 +36,7 @@ from speechbrain.utils.checkpoints import (
     register_checkpoint_hooks,
 )
 
+from speechbrain_peft.corpora.iemocap import make_synthetic as make_iemocap
 from speechbrain_peft.corpora.iemocap import prepare_iemocap
 from speechbrain_peft.data.datasets import (
     MIN_SAMPLES,
@@ -47,7 +48,6 @@ from speechbrain_peft.data.datasets import (
 from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.heads import EmotionHead
 from speechbrain_peft.model.saved_tensors import CheckpointMismatchError
-from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.training.brain import (
     EmotionBrain,
     NonFiniteLossError,

@@ -13,6 +13,9 @@ import torch
 from recipe_runs import QUICK, RECIPES, recipe_args, run_recipe
 from safetensors.torch import load_file
 
+from speechbrain_peft.corpora.emodb import make_synthetic as make_emodb
+from speechbrain_peft.corpora.iemocap import make_synthetic as make_iemocap
+from speechbrain_peft.corpora.ravdess import make_synthetic as make_ravdess
 from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.heads import EmotionHead
 from speechbrain_peft.model.saved_tensors import (
@@ -22,11 +25,6 @@ from speechbrain_peft.model.saved_tensors import (
 from speechbrain_peft.runs.artifact import read_run_config
 from speechbrain_peft.runs.finished import FinishedRun
 from speechbrain_peft.runs.speakers import SpeakerLeakError
-from speechbrain_peft.synthetic.corpora import (
-    make_emodb,
-    make_iemocap,
-    make_ravdess,
-)
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
 from speechbrain_peft.training.hparams import load_hparams
 from speechbrain_peft.training.stage_two import init_from_run

@@ -20,11 +20,11 @@ import pytest
 import soundfile as sf
 from recipe_runs import QUICK, REPO, load_recipe, recipe_args
 
+from speechbrain_peft.corpora.iemocap import make_synthetic as make_iemocap
 from speechbrain_peft.corpora.iemocap import prepare_iemocap
 from speechbrain_peft.export import export_run
 from speechbrain_peft.model.encoder import PEFTEncoder
 from speechbrain_peft.model.pretrained import EncoderSourceError, check_source
-from speechbrain_peft.synthetic.corpora import make_iemocap
 from speechbrain_peft.utils.errors import TRACEBACK_VARIABLE, run_command
 
 # ---- 1. Encoder sources ------------------------------------------------------
