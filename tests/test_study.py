@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import pytest
 from recipe_runs import QUICK, RECIPES, REPO
 
@@ -23,6 +24,7 @@ from speechbrain_peft.studies.launch import (
     run_study,
 )
 from speechbrain_peft.studies.plan import StudyRun, plan_study
+from speechbrain_peft.synthetic.corpora import make_emobox_folds
 from speechbrain_peft.utils.errors import ConfigError
 
 IEMOCAP = RECIPES / "IEMOCAP" / "hparams"
@@ -260,3 +262,36 @@ def test_a_study_plans_runs_on_manifests_of_your_own(tmp_path):
         ("MyWavs", None, 2),
     ]
     assert runs[0].output_folder == tmp_path / "results/MyWavs/lora/seed1"
+
+
+def test_a_study_on_emobox_folds_runs_every_fold_of_the_files(tmp_path):
+    utterances = pd.DataFrame(
+        {"id": list("abcdef"), "speaker": list("112233"), "label": ["neu"] * 6}
+    )
+    source = make_emobox_folds(
+        tmp_path / "ravdess", "ravdess", utterances, [["1"], ["2"], ["3"]]
+    )
+    runs = plan_study(
+        [RECIPES / "RAVDESS" / "hparams" / "lora.yaml"],
+        {None: "/corpora/RAVDESS"},
+        "all",
+        [1],
+        [f"--emobox_folds={source}"],
+        tmp_path / "study",
+    )
+    assert [run.fold for run in runs] == [1, 2, 3]
+    assert [run.output_folder.name for run in runs] == [
+        "emobox_fold1",
+        "emobox_fold2",
+        "emobox_fold3",
+    ]
+    assert all(f"--fold={run.fold}" in run.arguments for run in runs)
+    with pytest.raises(ConfigError, match=r"--folds \[4\]"):
+        plan_study(
+            [RECIPES / "RAVDESS" / "hparams" / "lora.yaml"],
+            {None: "/c"},
+            [4],
+            [1],
+            [f"--emobox_folds={source}"],
+            tmp_path / "study",
+        )

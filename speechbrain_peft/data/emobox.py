@@ -16,9 +16,13 @@ their utterances by those files, matched by file name:
 * a fold whose test set holds a speaker of its training set (EmoBox's
   EmoDB folds do) is refused: no split here may hold a speaker its model
   trained on;
+* a fold listing an utterance twice (in one file or in both) is refused;
 * an utterance of EmoBox's files that the manifests lack (another class
   set, or left out by data prep) is an error naming it; utterances of the
   manifests that a fold does not list are left out and counted.
+
+A run on EmoBox fold k goes to ``<output_folder>/emobox_fold<k>``, and a
+study of such a configuration runs every fold the files hold.
 
 Output, beside the data prep's: ``emobox/fold<k>/{train,dev,test}.csv``
 and ``emobox/emobox_info.json`` (source files' SHA-256, dev speakers,
@@ -125,11 +129,41 @@ def utterance_pool(manifest_folder):
     ]
     pool = pd.concat(frames, ignore_index=True).drop_duplicates("ID")
     names = pool["wav"].map(lambda wav: Path(wav).stem)
+    shared = sorted(set(names[names.duplicated()]))
+    if shared:
+        raise DataPrepError(
+            f"{len(shared)} file name(s) of the manifests in "
+            f"{manifest_folder} belong to several utterances, and EmoBox's "
+            f"files name utterances by file name:{bullet_list(shared)}\n"
+            "Use this corpus' own folds (emobox_folds: null)."
+        )
     return pool.assign(split="").set_index(names.rename("name"))
+
+
+def _check_listed_once(fold, splits):
+    """Refuse a fold that lists an utterance twice (in one file, or in
+    both): it would be trained on twice, or scored twice, or both.
+
+    Example
+    -------
+    >>> _check_listed_once(2, {"train": ["a", "b"], "test": ["b"]})
+    Traceback (most recent call last):
+    ...
+    speechbrain_peft.data.manifest.DataPrepError: EmoBox fold 2 lists 1 ...
+    """
+    listed = pd.Series([*splits["train"], *splits["test"]])
+    twice = sorted(set(listed[listed.duplicated()]))
+    if twice:
+        raise DataPrepError(
+            f"EmoBox fold {fold} lists {len(twice)} utterance(s) more than "
+            f"once (its train and test files together):{bullet_list(twice)}"
+            "\nRestore the fold files from EmoBox's repository."
+        )
 
 
 def fold_manifests(pool, fold, splits):
     """``{split: manifest}`` of one EmoBox fold (see the module doc)."""
+    _check_listed_once(fold, splits)
     missing = [
         n for n in (*splits["train"], *splits["test"]) if n not in pool.index
     ]
@@ -219,3 +253,23 @@ def emobox_manifest_paths(manifest_folder, source, fold):
     folder = Path(manifest_folder) / FOLDER / f"fold{fold}"
     paths = {split: folder / f"{split}.csv" for split in SPLITS}
     return paths, {"fold": fold, "folds": folds, "fold_source": "EmoBox"}
+
+
+def emobox_output_folder(config, overrides):
+    """``overrides`` with each EmoBox fold's run in its own folder,
+    ``<output_folder>/emobox_fold<k>``, unless ``--output_folder`` is
+    given: the corpus' own output folder has no EmoBox fold in it.
+
+    Example
+    -------
+    >>> config = {"emobox_folds": "EmoBox/data/ravdess", "fold": 2,
+    ...           "output_folder": "results/RAVDESS/lora"}
+    >>> emobox_output_folder(config, {})["output_folder"]
+    'results/RAVDESS/lora/emobox_fold2'
+    >>> emobox_output_folder({**config, "emobox_folds": None}, {})
+    {}
+    """
+    if not config.get("emobox_folds") or "output_folder" in overrides:
+        return overrides
+    folder = f"{config['output_folder']}/emobox_fold{config['fold']}"
+    return {**overrides, "output_folder": folder}

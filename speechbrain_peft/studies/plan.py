@@ -1,7 +1,8 @@
 """A study's runs, worked out before any of them starts: every recipe
-configuration times its protocol's folds (or its fixed splits once) times
-the seeds, then each stage two asked for, once per run of its stage-one
-configuration (same seed, and same fold when its corpus has folds).
+configuration times its protocol's folds (EmoBox's, for a configuration
+that takes them; its fixed splits once) times the seeds, then each stage
+two asked for, once per run of its stage-one configuration (same seed,
+and same fold when its corpus has folds).
 
 Each run is planned as the command line a user would type, resolved and
 checked up front (a misspelt setting fails here, not in run 40), and
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from speechbrain_peft.corpora import corpus_folds
+from speechbrain_peft.data.emobox import emobox_output_folder, read_fold_files
 from speechbrain_peft.training.hparams import (
     SKIP_FINISHED,
     parse_arguments,
@@ -139,7 +141,7 @@ def plan_study(
     runs = [
         planner.run(Path(hparams_file).resolve(), fold, seed)
         for hparams_file in hparams_files
-        for fold in _folds_of(planner.corpus_of(hparams_file), folds)
+        for fold in planner.folds_of(Path(hparams_file).resolve(), folds)
         for seed in seeds
     ]
     for parent_file, child_file in stage_two:
@@ -162,9 +164,9 @@ def plan_study(
     return runs
 
 
-def _folds_of(corpus, chosen):
-    """The folds to run on ``corpus``: ``[None]`` for fixed splits."""
-    protocol = corpus_folds(corpus)
+def _chosen_folds(corpus, protocol, chosen):
+    """The folds of ``protocol`` to run on ``corpus``: ``[None]`` for
+    fixed splits (``protocol`` None)."""
     if protocol is None:
         return [None]
     if chosen == "all":
@@ -194,6 +196,17 @@ class _Planner:
         )
         return overrides.get("corpus", settings_named(hparams_file)["corpus"])
 
+    def folds_of(self, hparams_file, chosen):
+        """The folds to run ``hparams_file`` on: the EmoBox fold files'
+        when it takes them (``emobox_folds``), else its corpus'."""
+        corpus = self.corpus_of(hparams_file)
+        config = self._resolve(hparams_file, self._data_folder(corpus))
+        if config.get("emobox_folds"):
+            protocol = list(read_fold_files(config["emobox_folds"]))
+        else:
+            protocol = corpus_folds(corpus)
+        return _chosen_folds(corpus, protocol, chosen)
+
     def run(self, hparams_file, fold, seed, parent=None, extra=()):
         """A planned run of ``hparams_file``."""
         protocol = [f"--seed={seed}"]
@@ -201,6 +214,7 @@ class _Planner:
         corpus = self.corpus_of(hparams_file)
         arguments = [*self._data_folder(corpus), *protocol, *extra]
         config = self._resolve(hparams_file, arguments)
+        config.update(emobox_output_folder(config, {}))
         folder = self._place(hparams_file, config["output_folder"])
         return StudyRun(
             hparams_file,

@@ -24,7 +24,10 @@ from speechbrain_peft.data.datasets import (
     evaluation_batches,
     make_label_encoder,
 )
-from speechbrain_peft.data.emobox import emobox_manifest_paths
+from speechbrain_peft.data.emobox import (
+    emobox_manifest_paths,
+    emobox_output_folder,
+)
 from speechbrain_peft.data.manifest import DataPrepError, read_prep_info
 from speechbrain_peft.data.own_manifests import own_manifests
 from speechbrain_peft.runs.artifact import save_run_artifact
@@ -123,26 +126,6 @@ def start_experiment(recipe_file, argv=None, check=None):
         experiment_directory=hparams["output_folder"]
     )
     return hparams, run_opts
-
-
-def emobox_output_folder(config, overrides):
-    """``overrides`` with each EmoBox fold's run in its own folder,
-    ``<output_folder>/emobox_fold<k>``, unless ``--output_folder`` is
-    given: the corpus' own output folder has no EmoBox fold in it.
-
-    Example
-    -------
-    >>> config = {"emobox_folds": "EmoBox/data/ravdess", "fold": 2,
-    ...           "output_folder": "results/RAVDESS/lora"}
-    >>> emobox_output_folder(config, {})["output_folder"]
-    'results/RAVDESS/lora/emobox_fold2'
-    >>> emobox_output_folder({**config, "emobox_folds": None}, {})
-    {}
-    """
-    if not config.get("emobox_folds") or "output_folder" in overrides:
-        return overrides
-    folder = f"{config['output_folder']}/emobox_fold{config['fold']}"
-    return {**overrides, "output_folder": folder}
 
 
 def run_corpus_recipe(recipe_file, argv=None):

@@ -83,6 +83,21 @@ def test_an_utterance_the_manifests_lack_is_named(ravdess, tmp_path):
         prepare_emobox_folds(tmp_path, source)
 
 
+def test_an_utterance_listed_twice_is_refused_not_scored_twice(
+    ravdess, tmp_path
+):
+    prepare_ravdess(ravdess["root"], tmp_path)
+    source = make_emobox_folds(
+        tmp_path / "twice", "x", ravdess["utterances"], [["01"]]
+    )
+    test_file = source / "fold_1" / "x_test_fold_1.jsonl"
+    first_line = test_file.read_text().splitlines(keepends=True)[0]
+    test_file.write_text(test_file.read_text() + first_line)
+    with pytest.raises(DataPrepError, match="more than once") as error:
+        prepare_emobox_folds(tmp_path, source)
+    assert ravdess["utterances"]["id"][0] in str(error.value)
+
+
 def test_the_recipe_trains_an_emobox_fold(ravdess, tiny_encoders, tmp_path):
     args = recipe_args(
         "RAVDESS",
