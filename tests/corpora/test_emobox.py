@@ -18,7 +18,7 @@ from speechbrain_peft.synthetic.corpora import make_emobox_folds
 
 SHORT = {"min_dur": 0.4, "max_dur": 0.6}
 SPLITS = ("test", "dev", "train")
-# Four folds of two actors each, as EmoBox's RAVDESS folds of four.
+# Four folds of two actors each (EmoBox splits RAVDESS into six of four).
 TEST_ACTORS = [["01", "02"], ["03", "04"], ["05", "06"], ["07", "08"]]
 
 
