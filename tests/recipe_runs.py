@@ -23,6 +23,15 @@ QUICK = [
 ]
 
 
+def recipe_configurations(corpus):
+    """Every configuration file the corpus' recipe runs: its own files
+    and, under its ``hparams/`` name, each shared method configuration."""
+    hparams = RECIPES / corpus / "hparams"
+    names = {path.name for path in hparams.glob("*.yaml")}
+    names |= {path.name for path in (RECIPES / "methods").glob("*.yaml")}
+    return [hparams / name for name in sorted(names)]
+
+
 def load_recipe(corpus):
     """The corpus' train.py as a module (run in-process: no start-up)."""
     path = RECIPES / corpus / "train.py"

@@ -11,6 +11,12 @@ mechanism for ``--key value``), merged as HyperPyYAML merges overrides
 overrides go on top. A file without ``extends`` stands alone. The
 resolved configuration (``hyperparams.yaml`` of a run) is always whole.
 
+The method configurations are written once, in ``recipes/methods/``:
+``recipes/<CORPUS>/hparams/lora.yaml``, when the recipe's folder holds
+no such file, is ``recipes/methods/lora.yaml`` extending that recipe's
+``train.yaml`` (see :func:`config_source`). A corpus adds its
+``train.yaml``, and every method runs on it.
+
 Authors
  * speechbrain-peft-ser developers 2026
 """
@@ -40,6 +46,8 @@ from speechbrain_peft.utils.files import atomic_write_text
 
 # The key of a configuration file that names the shared file it overrides.
 EXTENDS = "extends"
+# The folder of the method configurations, beside the recipes' folders.
+METHODS = "methods"
 # Ours, not SpeechBrain's run option: move a run of another identity aside.
 START_OVER = "--start_over"
 # Ours too: a run that already finished with this identity is not run
@@ -73,11 +81,43 @@ def hparams_layers(hparams_file):
     {'lr': 0.5, 'adapters': {'lora': {'rank': 4}}}
     """
     path = Path(hparams_file)
-    layer = ruamel.yaml.YAML(typ="rt").load(path.read_text()) or {}
+    source = config_source(path)
+    layer = ruamel.yaml.YAML(typ="rt").load(source.read_text()) or {}
     base = layer.pop(EXTENDS, None) if isinstance(layer, dict) else None
     if base is None:
-        return path, {}
+        return source, {}
     return path.parent / base, layer
+
+
+def config_source(hparams_file):
+    """The file that holds the configuration ``hparams_file`` names:
+    itself when it exists, else, for ``recipes/<CORPUS>/hparams/<name>``,
+    the method configuration ``recipes/methods/<name>`` (whose ``extends``
+    then means the recipe's own file); else ``hparams_file`` (reading it
+    fails naming it).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> recipes = Path(tempfile.mkdtemp())
+    >>> (recipes / "methods").mkdir()
+    >>> (recipes / "Toy" / "hparams").mkdir(parents=True)
+    >>> _ = (recipes / "methods" / "lora.yaml").write_text(
+    ...     "extends: train.yaml\\nadapters: {lora: {}}\\n")
+    >>> _ = (recipes / "Toy" / "hparams" / "train.yaml").write_text(
+    ...     "adapters: {}\\n")
+    >>> lora = recipes / "Toy" / "hparams" / "lora.yaml"
+    >>> config_source(lora).relative_to(recipes).as_posix()
+    'methods/lora.yaml'
+    >>> base, layer = hparams_layers(lora)
+    >>> base.relative_to(recipes).as_posix(), dict(layer)
+    ('Toy/hparams/train.yaml', {'adapters': {'lora': {}}})
+    """
+    path = Path(hparams_file)
+    if path.is_file() or path.parent.name != "hparams":
+        return path
+    method = path.resolve().parents[2] / METHODS / path.name
+    return method if method.is_file() else path
 
 
 def resolved_text(hparams_file, overrides=None):
@@ -137,12 +177,13 @@ def parse_arguments(recipe_file, argv=None):
     argv = sys.argv[1:] if argv is None else argv
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     path = Path(hparams_file)
-    if not path.is_file():
+    if not config_source(path).is_file():
         beside_recipe = Path(recipe_file).resolve().parent / hparams_file
-        if not beside_recipe.is_file():
+        if not config_source(beside_recipe).is_file():
             raise ConfigError(
-                f"hparams file {hparams_file} not found in {Path.cwd()} nor "
-                f"in {beside_recipe.parent}"
+                f"hparams file {hparams_file} not found in {Path.cwd()}, "
+                f"in {beside_recipe.parent} nor, as a method, in "
+                f"{beside_recipe.resolve().parents[2] / METHODS}"
             )
         path = beside_recipe
     try:
@@ -238,9 +279,12 @@ class ResolvedConfig:
     def save(self, folder):
         """Write ``hyperparams.yaml`` into a run folder, as SpeechBrain
         does."""
+        base, _ = hparams_layers(self.source)
+        sources = dict.fromkeys([config_source(self.source), base])
         header = (
             f"# Generated {datetime.date.today()} from:\n"
-            f"# {self.source.resolve()}\n# yamllint disable\n"
+            + "".join(f"# {path.resolve()}\n" for path in sources)
+            + "# yamllint disable\n"
         )
         atomic_write_text(Path(folder) / "hyperparams.yaml", header + self.text)
 

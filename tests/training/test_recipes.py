@@ -23,6 +23,7 @@ from recipe_runs import (
     REPO,
     load_recipe,
     recipe_args,
+    recipe_configurations,
     run_recipe,
     start_recipe,
 )
@@ -49,7 +50,7 @@ CORPORA = ("IEMOCAP", "MSP-Podcast", "CREMA-D")
 CONFIGS = sorted(
     (corpus, path.name)
     for corpus in CORPORA
-    for path in (RECIPES / corpus / "hparams").glob("*.yaml")
+    for path in recipe_configurations(corpus)
     if not path.name.startswith("stage2") and path.name != "train.yaml"
 )
 
@@ -481,7 +482,11 @@ def test_shared_settings_and_a_method_file_resolve_to_the_whole_config():
 
 @pytest.mark.parametrize(
     "path",
-    sorted(RECIPES.glob("*/hparams/*.yaml")),
+    [
+        path
+        for recipe in sorted(RECIPES.glob("*/train.py"))
+        for path in recipe_configurations(recipe.parent.name)
+    ],
     ids=lambda p: f"{p.parents[1].name}-{p.name}",
 )
 def test_configuration_files_hold_only_what_makes_them(path):
