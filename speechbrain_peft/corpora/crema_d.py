@@ -296,14 +296,6 @@ def prepare_crema_d(
 
 # --- A synthetic copy in the release's layout, for the demo and the tests
 CREMA_SENTENCES = ("IEO TIE IOM IWW TAI MTI IWL ITH DFA ITS TSI WSI").split()
-CREMA_EMOTIONS = {
-    "ANG": "ang",
-    "DIS": "dis",
-    "FEA": "fea",
-    "HAP": "hap",
-    "NEU": "neu",
-    "SAD": "sad",
-}
 # How strongly each level expresses the emotion (XX = unspecified).
 CREMA_LEVELS = {"LO": 0.6, "MD": 0.9, "HI": 1.2, "XX": 1.0}
 CREMA_RACES = ("Caucasian", "African American", "Asian", "Unknown")
@@ -378,7 +370,7 @@ def make_synthetic(
             ]
         )
         for sentence in sorted(sentences):
-            for emotion in CREMA_EMOTIONS:
+            for emotion in EMOTIONS:
                 levels = ["XX"]
                 if sentence == "IEO" and emotion != "NEU":
                     levels = ["HI", "LO", "MD"]
@@ -386,7 +378,7 @@ def make_synthetic(
                     utt_id = f"{actor}_{sentence}_{emotion}_{level}"
                     n_samples = draw_n_samples(rng, min_dur, max_dur)
                     point, _ = latent_point(
-                        rng, CREMA_EMOTIONS[emotion], CREMA_LEVELS[level]
+                        rng, EMOTIONS[emotion], CREMA_LEVELS[level]
                     )
                     path = root / "AudioWAV" / f"{utt_id}.wav"
                     write_wav(path, synthesise(rng, n_samples, point, voice))

@@ -264,27 +264,6 @@ def prepare_emodb(
 
 
 # --- A synthetic copy in the release's layout, for the demo and the tests
-EMODB_SPEAKERS = {
-    "03": "M",
-    "08": "F",
-    "09": "F",
-    "10": "M",
-    "11": "M",
-    "12": "M",
-    "13": "F",
-    "14": "F",
-    "15": "M",
-    "16": "F",
-}
-EMODB_EMOTIONS = {
-    "W": "ang",
-    "L": "bor",
-    "E": "dis",
-    "A": "fea",
-    "F": "hap",
-    "T": "sad",
-    "N": "neu",
-}
 
 
 def make_synthetic(
@@ -336,10 +315,10 @@ def make_synthetic(
     rng = corpus_rng(seed, 6)
     (root / "lablaut").mkdir(parents=True, exist_ok=True)
     records = []
-    for speaker, gender in EMODB_SPEAKERS.items():
+    for speaker, gender in GENDERS.items():
         voice = speaker_voice(rng, gender)
         for text in texts:
-            for letter, label in EMODB_EMOTIONS.items():
+            for letter, (_, label) in EMOTIONS.items():
                 takes = ["a"] + (["b"] if rng.random() < second_take else [])
                 for take in takes:
                     name = f"{speaker}{text}{letter}{take}"

@@ -435,10 +435,8 @@ def prepare_msp_improv(
 
 
 # --- A synthetic copy in the release's layout, for the demo and the tests
-MSP_IMPROV_EMOTIONS = {"A": "ang", "H": "hap", "S": "sad", "N": "neu"}
 # Consensus codes in the order clips cycle through them; X: no agreement.
 MSP_IMPROV_CYCLE = "A H S N A H S N X A H S N".split()
-MSP_IMPROV_TYPES = "RSTP"
 MSP_IMPROV_RATERS = {
     "ang": "Angry",
     "hap": "Happy",
@@ -459,7 +457,7 @@ def _msp_improv_block(rng, clip, code, point, n_raters):
     categories = list(MSP_IMPROV_RATERS.values())
     for rater, row in enumerate(ratings, start=1):
         category = MSP_IMPROV_RATERS.get(
-            MSP_IMPROV_EMOTIONS.get(code), rng.choice(categories)
+            EMOTIONS.get(code), rng.choice(categories)
         )
         lines.append(
             f"{clip}-p{rater:03d}; {category}; A:{row[0]:.0f}; "
@@ -524,9 +522,9 @@ def make_synthetic(root, clips_per_speaker=8, seed=0, min_dur=1.0, max_dur=3.0):
         for turn, code in enumerate(codes, start=1):
             target = code if code != "X" else rng.choice(list("AHSN"))
             sentence = f"S{turn:02d}{target}"
-            kind = MSP_IMPROV_TYPES[(turn - 1) % len(MSP_IMPROV_TYPES)]
+            kind = RECORDING_TYPES[(turn - 1) % len(RECORDING_TYPES)]
             clip = f"IMPROV-{sentence}-{speaker}-{kind}-FM{turn:02d}"
-            label = MSP_IMPROV_EMOTIONS.get(code)
+            label = EMOTIONS.get(code)
             point, _ = latent_point(rng, label or "xxx", 0.9)
             block, means = _msp_improv_block(
                 rng, clip, code, point, int(rng.integers(5, 8))

@@ -357,18 +357,6 @@ def manifest_paths(save_folder, task="categorical"):
 
 
 # --- A synthetic copy in the release's layout, for the demo and the tests
-MSP_CLASSES = {
-    "A": "ang",
-    "S": "sad",
-    "H": "hap",
-    "U": "sur",
-    "F": "fea",
-    "D": "dis",
-    "C": "con",
-    "N": "neu",
-    "O": "oth",
-    "X": "xxx",
-}
 # Mostly N, H, A and S, as in the real corpus, with every class present.
 MSP_CYCLE = "N H A S N H A S N U C X N H A S F D O X N H A S".split()
 MSP_HEADER = (
@@ -512,7 +500,8 @@ def make_synthetic(
             utt_id = f"MSP-PODCAST_{podcast:04d}_{segment:04d}"
             segment += int(rng.integers(1, 6))
             n_samples = draw_n_samples(rng, min_dur, max_dur)
-            point, _ = latent_point(rng, MSP_CLASSES[label], 0.6)
+            # X (no agreed label) is voiced as a blend of two classes.
+            point, _ = latent_point(rng, EMO_CLASSES[label] or "xxx", 0.6)
             noise_db = rng.uniform(-50.0, -38.0)
             path = root / "Audios" / f"{utt_id}.wav"
             write_wav(path, synthesise(rng, n_samples, point, voice, noise_db))

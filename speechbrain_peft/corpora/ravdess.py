@@ -413,16 +413,6 @@ def prepare_ravdess(
 
 
 # --- A synthetic copy in the release's layout, for the demo and the tests
-RAVDESS_EMOTIONS = {
-    "01": "neu",
-    "02": "cal",
-    "03": "hap",
-    "04": "sad",
-    "05": "ang",
-    "06": "fea",
-    "07": "dis",
-    "08": "sur",
-}
 # The song release records six of the eight emotions.
 RAVDESS_SONG_EMOTIONS = ("01", "02", "03", "04", "05", "06")
 RAVDESS_INTENSITIES = {"01": 0.8, "02": 1.2}
@@ -510,7 +500,7 @@ def make_synthetic(
         actor = f"{actor_index:02d}"
         gender = "M" if actor_index % 2 else "F"
         voice = speaker_voice(rng, gender)
-        channels = [("01", tuple(RAVDESS_EMOTIONS))]
+        channels = [("01", tuple(EMOTIONS))]
         if song and actor != "18":
             channels.append(("02", RAVDESS_SONG_EMOTIONS))
         for vocal, emotions in channels:
@@ -523,7 +513,7 @@ def make_synthetic(
                 )
                 point, _ = latent_point(
                     rng,
-                    RAVDESS_EMOTIONS[emotion],
+                    EMOTIONS[emotion][1],
                     RAVDESS_INTENSITIES[intensity],
                 )
                 n_samples = draw_n_samples(rng, min_dur, max_dur)
@@ -541,7 +531,7 @@ def make_synthetic(
                         "path": str(path),
                         "speaker": actor,
                         "gender": gender,
-                        "label": RAVDESS_EMOTIONS[emotion],
+                        "label": EMOTIONS[emotion][1],
                         "vocal_channel": "speech" if vocal == "01" else "song",
                         "duration": n_samples / SAMPLE_RATE,
                     }
