@@ -10,6 +10,8 @@ Authors
 import json
 from pathlib import Path
 
+from speechbrain_peft.adapters import METHODS
+
 # The corpora's Hub dataset names and licences, as far as they are public.
 DATASETS = {
     "IEMOCAP": ("iemocap", "the IEMOCAP licence of USC SAIL (by request)"),
@@ -37,14 +39,25 @@ def _trained_adaptors(config):
 
 
 def _adaptor_line(config):
-    """The card's line naming each trained adaptor and its settings."""
-    kept = config["encoder"].get("adapters") or {}
+    """The card's line naming each trained adaptor, its settings and, when
+    the export no longer holds it as an adaptor, what became of it."""
     names = [
-        f"`{name}` {json.dumps(settings)}"
-        + ("" if name in kept else " (merged into the encoder weights)")
+        f"`{name}` {json.dumps(settings)}{_folded_note(config, name)}"
         for name, settings in _trained_adaptors(config).items()
     ]
     return "- Adaptors: " + (", ".join(names) or "none (head only)")
+
+
+def _folded_note(config, name):
+    """How an export holds adaptor ``name``: as an adaptor (no note),
+    merged into the encoder weights, or (a stock export's layer
+    combination) as the stock model's weighted layer sum."""
+    stock = (config.get("export") or {}).get("format") == "transformers_stock"
+    if not stock and name in (config["encoder"].get("adapters") or {}):
+        return ""
+    if stock and not METHODS[name].mergeable:
+        return " (the stock model's weighted layer sum)"
+    return " (merged into the encoder weights)"
 
 
 def _metadata(config, export_format):

@@ -283,6 +283,10 @@ def test_stock_export_loads_without_remote_code_with_the_recognizers_outputs(
 ):
     name, run_dir, export_dir, task = stock_export
     recognizer = EmotionRecognizer.from_run(run_dir)
+    card = (export_dir / "README.md").read_text()
+    if "weighted_sum" in STOCK_RUNS[name][1]:
+        folded = "`weighted_sum` {} (the stock model's weighted layer sum)"
+        assert folded in card
     config = json.loads((export_dir / "config.json").read_text())
     assert "auto_map" not in config
     assert config["architectures"][0].endswith("ForSequenceClassification")
@@ -347,6 +351,8 @@ def test_stock_export_runs_with_transformers_alone(
     card = (out / "README.md").read_text()
     assert "trust_remote_code" not in card
     assert 'pipeline(\n    "audio-classification", model="stock"\n)' in card
+    assert "- Adaptors: `lora` " in card
+    assert "(merged into the encoder weights)" in card
 
 
 @pytest.mark.parametrize(
