@@ -24,6 +24,7 @@ from speechbrain_peft.corpora import (
 from speechbrain_peft.data.manifest import validate_manifests
 from speechbrain_peft.data.schema import COLUMNS
 from speechbrain_peft.synthetic.corpora import make_labelled_folder
+from speechbrain_peft.training.hparams import hparams_layers
 from speechbrain_peft.training.recipe import run_corpus_recipe
 from speechbrain_peft.utils.errors import ConfigError
 
@@ -120,8 +121,14 @@ def test_an_unknown_corpus_is_named_with_the_registered_ones():
 
 @pytest.mark.parametrize("name", sorted(CORPORA))
 def test_every_registered_corpus_has_its_commands(name):
-    """The users' two commands exist for every corpus module."""
+    """The users' two commands exist for every corpus module, and every
+    method configuration runs on its train.yaml."""
     module = type(CORPORA[name]).__module__.rsplit(".", 1)[1]
     assert (REPO / "data_prep" / f"{module}_prepare.py").is_file()
     assert (RECIPES / name / "train.py").is_file()
-    assert (RECIPES / name / "hparams" / "lora.yaml").is_file()
+    hparams = RECIPES / name / "hparams"
+    assert (hparams / "train.yaml").is_file()
+    for method in (RECIPES / "methods").glob("*.yaml"):
+        assert (
+            hparams_layers(hparams / method.name)[0] == hparams / "train.yaml"
+        )

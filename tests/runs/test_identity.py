@@ -43,7 +43,7 @@ from speechbrain_peft.runs.experiment import (
 from speechbrain_peft.runs.identity import IDENTITY_FILE, RunMismatchError
 from speechbrain_peft.runs.speakers import SpeakerLeakError
 from speechbrain_peft.synthetic.encoders import save_tiny_encoder
-from speechbrain_peft.training.hparams import resolve_config
+from speechbrain_peft.training.hparams import config_source, resolve_config
 
 BEFORE = FIXTURES / "run_before_identity"
 LORA = RECIPES / "IEMOCAP" / "hparams" / "lora.yaml"
@@ -230,7 +230,7 @@ def test_experiment_id_ignores_where_code_lives(tmp_path):
     shared = LORA.with_name("train.yaml")
     text = shared.read_text()
     overrides = {"data_folder": "/corpora/IEMOCAP"}
-    shutil.copy(LORA, tmp_path / LORA.name)
+    shutil.copy(config_source(LORA), tmp_path / LORA.name)
 
     def experiment_of(changed_text, **run_opts):
         (tmp_path / shared.name).write_text(changed_text)
