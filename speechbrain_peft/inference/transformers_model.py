@@ -24,6 +24,7 @@ Authors
 
 from pathlib import Path
 
+import torch
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
@@ -67,7 +68,11 @@ class PEFTSERForAudioClassification(PreTrainedModel):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         """Load the export in a folder, or download a Hub repository
-        holding one (``revision`` honoured)."""
+        holding one (``revision`` honoured). The model runs in float32
+        (another ``dtype`` is refused) on one device (``device_map`` a
+        device, or the pipeline's ``device``)."""
+        device = _one_device(kwargs.get("device_map"))
+        _check_float32(kwargs.get("dtype", kwargs.get("torch_dtype")))
         folder = Path(pretrained_model_name_or_path)
         if not folder.is_dir():
             from huggingface_hub import snapshot_download
@@ -85,7 +90,7 @@ class PEFTSERForAudioClassification(PreTrainedModel):
         # Attached after post_init, so that transformers' weight
         # initialisation never touches the trained tensors.
         model.recognizer = EmotionRecognizer.from_run(folder)
-        return model.eval()
+        return model.to(device).eval()
 
     def forward(self, input_values, attention_mask=None, **kwargs):
         """Logits (categorical) or corpus-scale dimensions (dimensional).
@@ -118,3 +123,51 @@ class PEFTSERForAudioClassification(PreTrainedModel):
 
     def _init_weights(self, module):
         """Nothing to initialise: every tensor comes from the export."""
+
+
+def _one_device(device_map):
+    """The device a ``device_map`` argument names (cpu when None); a map
+    spreading the model over devices is refused.
+
+    Example
+    -------
+    >>> _one_device(None), _one_device("cuda:1"), _one_device({"": "cpu"})
+    ('cpu', 'cuda:1', 'cpu')
+    >>> _one_device("auto")
+    Traceback (most recent call last):
+    ...
+    ValueError: device_map='auto': this model loads on one device; pass ...
+    """
+    if isinstance(device_map, dict) and set(device_map) == {""}:
+        device_map = device_map[""]
+    if device_map is None:
+        return "cpu"
+    if (
+        isinstance(device_map, (str, int, torch.device))
+        and device_map != "auto"
+    ):
+        return device_map
+    raise ValueError(
+        f"device_map={device_map!r}: this model loads on one device; pass "
+        "device_map='cuda:0' (or a pipeline's device=0)"
+    )
+
+
+def _check_float32(dtype):
+    """Refuse a ``dtype`` other than float32: the recognizer's
+    normalisation and pooling are float32 code.
+
+    Example
+    -------
+    >>> _check_float32("auto"), _check_float32(torch.float32)
+    (None, None)
+    >>> _check_float32(torch.float16)
+    Traceback (most recent call last):
+    ...
+    ValueError: dtype=torch.float16: this model runs in float32; load it ...
+    """
+    if dtype in (None, "auto", "float32", torch.float32):
+        return
+    raise ValueError(
+        f"dtype={dtype}: this model runs in float32; load it without dtype"
+    )

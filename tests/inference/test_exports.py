@@ -151,6 +151,20 @@ def test_transformers_export_auto_model_on_a_padded_batch(
         )
 
 
+def test_transformers_export_refuses_a_dtype_it_does_not_run_in(
+    exported_run,
+):
+    _, export_dir, _ = exported_run
+    with pytest.raises(ValueError, match="runs in float32"):
+        AutoModelForAudioClassification.from_pretrained(
+            export_dir, trust_remote_code=True, dtype=torch.float16
+        )
+    model = AutoModelForAudioClassification.from_pretrained(
+        export_dir, trust_remote_code=True, device_map="cpu"
+    )
+    assert {p.device.type for p in model.parameters()} == {"cpu"}
+
+
 def test_transformers_export_holds_what_the_hub_needs(tiny_encoders, tmp_path):
     run_dir = make_run(tmp_path / "run", tiny_encoders["wavlm"], ["lora"])
     out = tmp_path / "hf_export"
