@@ -161,7 +161,7 @@ def test_the_plan_covers_folds_seeds_and_one_stage_two_per_parent(tmp_path):
 @pytest.mark.parametrize(
     "folds, stage_two, message",
     [
-        ([7], [], r"--folds \[7\]: IEMOCAP's folds are 1, 2, 3, 4, 5"),
+        ([7], [], r"--folds \[7\]: the folds of IEMOCAP are 1, 2, 3, 4, 5"),
         ("all", [(STAGE_TWO, STAGE_TWO)], "not one of the study's"),
     ],
 )
@@ -286,7 +286,7 @@ def test_a_study_on_emobox_folds_runs_every_fold_of_the_files(tmp_path):
         "emobox_fold3",
     ]
     assert all(f"--fold={run.fold}" in run.arguments for run in runs)
-    with pytest.raises(ConfigError, match=r"--folds \[4\]"):
+    with pytest.raises(ConfigError, match=r"\[4\]: the folds of the EmoBox"):
         plan_study(
             [RECIPES / "RAVDESS" / "hparams" / "lora.yaml"],
             {None: "/c"},

@@ -164,9 +164,9 @@ def plan_study(
     return runs
 
 
-def _chosen_folds(corpus, protocol, chosen):
-    """The folds of ``protocol`` to run on ``corpus``: ``[None]`` for
-    fixed splits (``protocol`` None)."""
+def _chosen_folds(whose, protocol, chosen):
+    """The folds of ``protocol`` (the folds of ``whose``: ``IEMOCAP``) to
+    run: ``[None]`` for fixed splits (``protocol`` None)."""
     if protocol is None:
         return [None]
     if chosen == "all":
@@ -174,7 +174,7 @@ def _chosen_folds(corpus, protocol, chosen):
     unknown = [fold for fold in chosen if fold not in protocol]
     if unknown:
         raise ConfigError(
-            f"--folds {unknown}: {corpus}'s folds are "
+            f"--folds {unknown}: the folds of {whose} are "
             f"{', '.join(map(str, protocol))}"
         )
     return list(chosen)
@@ -201,11 +201,13 @@ class _Planner:
         when it takes them (``emobox_folds``), else its corpus'."""
         corpus = self.corpus_of(hparams_file)
         config = self._resolve(hparams_file, self._data_folder(corpus))
-        if config.get("emobox_folds"):
-            protocol = list(read_fold_files(config["emobox_folds"]))
-        else:
-            protocol = corpus_folds(corpus)
-        return _chosen_folds(corpus, protocol, chosen)
+        source = config.get("emobox_folds")
+        if source:
+            protocol = list(read_fold_files(source))
+            return _chosen_folds(
+                f"the EmoBox files in {source}", protocol, chosen
+            )
+        return _chosen_folds(corpus, corpus_folds(corpus), chosen)
 
     def run(self, hparams_file, fold, seed, parent=None, extra=()):
         """A planned run of ``hparams_file``."""
