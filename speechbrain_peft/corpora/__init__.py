@@ -1,5 +1,6 @@
-"""One module per corpus: how to read its release, its label map and its
-speaker-independent protocol, registered by name (see
+"""One module per corpus: how to read its release, its label map, its
+speaker-independent protocol and a synthetic copy of it in its layout,
+registered by name (see
 :mod:`speechbrain_peft.corpora.registry`); ``data_prep/<corpus>_prepare.py``
 runs each from the command line. Importing this package imports every
 module in it, so each corpus module registers itself and nothing else
