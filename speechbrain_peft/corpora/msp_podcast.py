@@ -359,16 +359,6 @@ def manifest_paths(save_folder, task="categorical"):
 # --- A synthetic copy in the release's layout, for the demo and the tests
 # Mostly N, H, A and S, as in the real corpus, with every class present.
 MSP_CYCLE = "N H A S N H A S N U C X N H A S F D O X N H A S".split()
-MSP_HEADER = (
-    "FileName",
-    "EmoClass",
-    "EmoAct",
-    "EmoVal",
-    "EmoDom",
-    "SpkrID",
-    "Gender",
-    "Split_Set",
-)
 
 
 def _rating_text(value):
@@ -529,7 +519,7 @@ def make_synthetic(
     labels_path.parent.mkdir(parents=True, exist_ok=True)
     with open(labels_path, "w", newline="") as file:
         writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(MSP_HEADER)
+        writer.writerow(COLUMNS)
         for row in frame.itertuples():
             writer.writerow(
                 [
